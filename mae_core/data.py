@@ -1,0 +1,166 @@
+"""Data sets for pretraining: folders of images (recursive, class sub-folders optional) and Fashion-MNIST IDX files.
+
+Samples are (image tensor [C, H, W], label int; -1 where a folder has no classes). A file that cannot be decoded
+is skipped with a warning naming it (or is fatal with ``strict=True``).
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+logger = logging.getLogger(__name__)
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".gif")
+FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
+FASHION_MNIST_CLASSES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                         "ankle boot")
+
+
+class DataError(ValueError):
+    """The data path or a file in it is not usable; the message names it."""
+
+
+# ------------------------------------------------------------------------------------------------ Fashion-MNIST
+def _open_idx(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Reads an IDX file (optionally gzipped) -> uint8 array ([N, H, W] images or [N] labels)."""
+    path = Path(path)
+    with _open_idx(path) as f:
+        head = f.read(4)
+        if len(head) != 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
+            raise DataError(f"{path}: not an IDX file of unsigned bytes (magic {head.hex()})")
+        ndim = head[3]
+        dims = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
+        data = np.frombuffer(f.read(), dtype=np.uint8)
+    if data.size != int(np.prod(dims)):
+        raise DataError(f"{path}: truncated IDX file ({data.size} bytes for shape {dims})")
+    return data.reshape(dims)
+
+
+def find_fashion_mnist(root: str | os.PathLike | None = None) -> Path:
+    """The folder holding Fashion-MNIST's IDX files: `root`, $MAE_FASHION_MNIST, or the Debian package's."""
+    candidates = [root] if root else [os.environ.get("MAE_FASHION_MNIST"), *FASHION_MNIST_DIRS]
+    for c in candidates:
+        if c and is_fashion_mnist_dir(c):
+            return Path(c)
+    raise DataError(f"Fashion-MNIST IDX files not found in {[c for c in candidates if c]}; install the Debian "
+                    "package dataset-fashion-mnist (make setup does) or set MAE_FASHION_MNIST")
+
+
+def is_fashion_mnist_dir(path: str | os.PathLike) -> bool:
+    p = Path(path)
+    return p.is_dir() and any((p / f"train-images-idx3-ubyte{s}").exists() for s in ("", ".gz"))
+
+
+def read_fashion_mnist(split: str = "train", root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """-> (images uint8 [N, 28, 28], labels uint8 [N]) of 'train' (60,000) or 'test' (10,000)."""
+    if split not in ("train", "test"):
+        raise DataError(f"Fashion-MNIST split must be 'train' or 'test', got {split!r}")
+    d = find_fashion_mnist(root)
+    stem = "train" if split == "train" else "t10k"
+
+    def pick(name: str) -> Path:
+        for s in (".gz", ""):
+            if (d / f"{name}{s}").exists():
+                return d / f"{name}{s}"
+        raise DataError(f"{d}: missing {name}(.gz)")
+    images = read_idx(pick(f"{stem}-images-idx3-ubyte"))
+    labels = read_idx(pick(f"{stem}-labels-idx1-ubyte"))
+    if len(images) != len(labels):
+        raise DataError(f"{d}: {len(images)} images but {len(labels)} labels in the {split} split")
+    return images, labels
+
+
+class ArrayImageDataset(Dataset):
+    """In-memory uint8 images [N, H, W] (or [N, H, W, C]) with labels, through a PIL transform."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None) -> None:
+        self.images, self.labels, self.transform = images, labels, transform
+        self.classes = list(FASHION_MNIST_CLASSES) if int(labels.max(initial=0)) < 10 else None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        img = Image.fromarray(self.images[i])
+        return (self.transform(img) if self.transform else img), int(self.labels[i])
+
+
+# ------------------------------------------------------------------------------------------------ image folders
+def scan_images(root: str | os.PathLike) -> tuple[list[Path], list[int], list[str]]:
+    """All image files below `root` (sorted). Labels from first-level sub-folders when every image is in one."""
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"data path does not exist: {root}")
+    if not root.is_dir():
+        raise DataError(f"data path is not a folder: {root}")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMG_EXTENSIONS and p.is_file())
+    if not files:
+        raise DataError(f"no image files ({', '.join(IMG_EXTENSIONS)}) found below {root}")
+    top = [p.relative_to(root).parts for p in files]
+    if all(len(t) >= 2 for t in top):
+        classes = sorted({t[0] for t in top})
+        index = {c: i for i, c in enumerate(classes)}
+        return files, [index[t[0]] for t in top], classes
+    return files, [-1] * len(files), []
+
+
+class ImageFolderDataset(Dataset):
+    """Images below a folder, recursively; class sub-folders give labels (ImageNet's ``train/n0144.../*.JPEG``)."""
+
+    def __init__(self, root: str | os.PathLike, transform=None, strict: bool = False, mode: str = "RGB") -> None:
+        self.root = Path(root)
+        self.files, self.labels, self.classes = scan_images(root)
+        self.transform, self.strict, self.mode = transform, strict, mode
+        self.skipped: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def load(self, i: int) -> Image.Image:
+        with Image.open(self.files[i]) as im:
+            return im.convert(self.mode)
+
+    def __getitem__(self, i: int):
+        for attempt in range(min(len(self.files), 50)):
+            j = (i + attempt) % len(self.files)
+            try:
+                img = self.load(j)
+            except (OSError, ValueError, Image.DecompressionBombError) as e:
+                if self.strict:
+                    raise DataError(f"cannot read image {self.files[j]}: {e} (data.strict=true)") from e
+                self.skipped.append(str(self.files[j]))
+                logger.warning("skipping unreadable image %s (%s); %d skipped so far in this process",
+                               self.files[j], e, len(self.skipped))
+                continue
+            return (self.transform(img) if self.transform else img), self.labels[j]
+        raise DataError(f"{self.root}: 50 unreadable images in a row near {self.files[i]}")
+
+
+class SeededDataset(Dataset):
+    """Seeds torch's RNG from (seed, epoch, index) before each sample, so its random augmentation does not depend
+    on the number of loader workers or on where a resumed run starts."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int):
+        torch.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + i) % (2**62))
+        return self.dataset[i]
