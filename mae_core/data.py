@@ -149,11 +149,12 @@ class ImageFolderDataset(Dataset):
 
 
 class SeededDataset(Dataset):
-    """Seeds torch's RNG from (seed, epoch, index) before each sample, so its random augmentation does not depend
-    on the number of loader workers or on where a resumed run starts."""
+    """Seeds torch's RNG from (seed, epoch, index) for each sample, so its random augmentation - and, with
+    ``noise_len``, its masking noise [noise_len] - do not depend on the number of loader workers or processes, or on
+    where a resumed run starts. Returns (image, label) or (image, label, noise)."""
 
-    def __init__(self, dataset: Dataset, seed: int) -> None:
-        self.dataset, self.seed, self.epoch = dataset, seed, 0
+    def __init__(self, dataset: Dataset, seed: int, noise_len: int = 0) -> None:
+        self.dataset, self.seed, self.epoch, self.noise_len = dataset, seed, 0, noise_len
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -162,5 +163,9 @@ class SeededDataset(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, i: int):
-        torch.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + i) % (2**62))
-        return self.dataset[i]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + i) % (2**62))
+            img, label = self.dataset[i]
+            if not self.noise_len:
+                return img, label
+            return img, label, torch.rand(self.noise_len)

@@ -49,6 +49,20 @@ class PixelTarget(ReconstructionTarget):
             target = (target - mean) / (var + 1.0e-6) ** 0.5
         return target
 
+    def to_patches(self, pred: torch.Tensor, imgs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Predictions -> patches in the (normalised) image space [N, L, p*p*C] for pictures.
+
+        With per-patch normalisation the true statistics of a removed patch are unknown: every predicted patch is
+        de-normalised with the mean and variance of the image's *visible* patches (averaged), never the hidden ones.
+        """
+        if not self.norm:
+            return pred
+        patches = patchify(imgs, self.patch_size)
+        vis = (1 - mask).unsqueeze(-1)
+        mean = (patches.mean(-1, keepdim=True) * vis).sum(1, keepdim=True) / vis.sum(1, keepdim=True)
+        var = (patches.var(-1, keepdim=True) * vis).sum(1, keepdim=True) / vis.sum(1, keepdim=True)
+        return pred * (var + 1.0e-6) ** 0.5 + mean
+
 
 TARGETS: dict[str, type] = {}
 

@@ -1,0 +1,131 @@
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from mae_core.config import load_config
+from mae_core.engine import NonFiniteLossError, Pretrainer, pretrain
+from mae_core.mae import MaskedAutoencoder
+
+
+def smoke_cfg(data_path, *overrides):
+    return load_config("configs/pretrain/smoke.py", [f"data.path={data_path}", "train.log_every=1", *overrides])
+
+
+def logged_losses(out: Path) -> dict[int, float]:
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows}
+
+
+def test_resume_gives_the_same_next_losses(fashion_folder, tmp_path):
+    # 24 images, batch 4 -> 6 steps per epoch, 2 epochs; the interrupted run stops mid-epoch at step 4
+    full = tmp_path / "full"
+    pretrain(smoke_cfg(fashion_folder, "train.batch_size=4"), full)
+    part = tmp_path / "part"
+    m1 = pretrain(smoke_cfg(fashion_folder, "train.batch_size=4", "train.max_steps=4"), part)
+    assert m1["step"] == 4 and (part / "checkpoint-last.pth").exists()
+    # resumed with another worker count: augmentation and masks are functions of (seed, epoch, index)
+    m2 = pretrain(smoke_cfg(fashion_folder, "train.batch_size=4", "data.num_workers=2"), part)
+    assert m2["step"] == 12
+    a, b = logged_losses(full), logged_losses(part)
+    assert sorted(b) == list(range(1, 13))
+    for s in range(5, 13):
+        assert a[s] == pytest.approx(b[s], rel=1e-6, abs=1e-7), s
+    metrics = json.loads((part / "metrics.json").read_text())
+    ck = torch.load(metrics["checkpoint"], weights_only=False)
+    assert ck["manifest"]["target"]["kind"] == "norm_pixel" and ck["manifest"]["encoder"]["embed_dim"] == 64
+    assert {"torch", "timm", "mae_core"} <= set(ck["manifest"]["versions"])
+
+
+def test_gradient_accumulation_equals_the_full_batch(fashion_folder, tmp_path):
+    pretrain(smoke_cfg(fashion_folder, "train.batch_size=8", "train.max_steps=2"), tmp_path / "a")
+    pretrain(smoke_cfg(fashion_folder, "train.batch_size=4", "train.accum_iter=2", "train.max_steps=2"), tmp_path / "b")
+    sa = torch.load(tmp_path / "a/checkpoint-final.pth", weights_only=False)["model"]
+    sb = torch.load(tmp_path / "b/checkpoint-final.pth", weights_only=False)["model"]
+    for k in sa:
+        torch.testing.assert_close(sa[k], sb[k], rtol=1e-5, atol=1e-6)
+
+
+def test_non_finite_losses_skip_then_stop(fashion_folder, tmp_path, monkeypatch):
+    trainer = Pretrainer(smoke_cfg(fashion_folder, "train.batch_size=4", "train.nonfinite_patience=3",
+                                   "train.save_every_steps=1", "optim.warmup_epochs=0"), tmp_path)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    calls = {"n": 0}
+    original = MaskedAutoencoder.forward_loss
+
+    def flaky(self, imgs, pred, mask):
+        calls["n"] += 1
+        loss = original(self, imgs, pred, mask)
+        return loss * float("nan") if calls["n"] > 1 else loss
+
+    monkeypatch.setattr(MaskedAutoencoder, "forward_loss", flaky)
+    with pytest.raises(NonFiniteLossError, match=r"3 non-finite losses in a row, the last at step 4.*checkpoint-last"):
+        trainer.run()
+    assert trainer.skipped == 3
+    after = torch.load(tmp_path / "checkpoint-last.pth", weights_only=False)
+    assert after["step"] == 1  # the only good step
+    changed = [k for k in before if not torch.equal(before[k], trainer.model.state_dict()[k])]
+    assert changed  # the first step updated the weights; the skipped ones did not touch them
+    assert all(torch.equal(trainer.model.state_dict()[k], after["model"][k]) for k in before)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, data: str, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    pretrain(smoke_cfg(data, "train.batch_size=4", "train.max_steps=2", "train.device=cpu"), out)
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ddp_two_gloo_processes_equal_one_process(fashion_folder, tmp_path):
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(fashion_folder), str(tmp_path / "ddp")), nprocs=2, join=True)
+    pretrain(smoke_cfg(fashion_folder, "train.batch_size=8", "train.max_steps=2"), tmp_path / "one")
+    a = torch.load(tmp_path / "ddp/checkpoint-final.pth", weights_only=False)
+    b = torch.load(tmp_path / "one/checkpoint-final.pth", weights_only=False)
+    assert a["manifest"]["step"] == b["manifest"]["step"] == 2
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_loss_goes_down_on_fashion_mnist(tmp_path):
+    cfg = load_config("configs/pretrain/smoke.py", ["data.path=fashion-mnist", "model.img_size=28",
+                                                    "train.batch_size=64", "train.max_steps=300", "train.epochs=1",
+                                                    "optim.warmup_epochs=0.05", "train.log_every=20",
+                                                    "train.vis_every_steps=300"])
+    cfg.data.mean, cfg.data.std = (0.286,) * 3, (0.353,) * 3
+    m = pretrain(cfg, tmp_path)
+    losses = [json.loads(r)["loss"] for r in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert m["step"] == 300 and losses[-1] < 0.75 * losses[0], losses
+    assert (tmp_path / "vis" / "step_0000300.png").exists() and (tmp_path / "tensorboard").is_dir()
+
+
+def test_pretrain_tool_end_to_end(fashion_folder, tmp_path):
+    import subprocess
+    import sys
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "tools/pretrain.py", "--config", "configs/pretrain/smoke.py", "--data-path",
+                        str(fashion_folder), "--output-dir", str(out), "train.epochs=1", "train.vis_every_steps=1"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert Path(metrics["checkpoint"]).exists() and (out / "vis" / "final.png").exists()
+    bad = subprocess.run([sys.executable, "tools/pretrain.py", "--config", "configs/pretrain/smoke.py", "--data-path",
+                          str(tmp_path / "missing"), "--output-dir", str(out), "train.epoch=1"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "train.epochs" in bad.stderr
+    bad = subprocess.run([sys.executable, "tools/pretrain.py", "--config", "configs/pretrain/smoke.py", "--data-path",
+                          str(tmp_path / "missing"), "--output-dir", str(tmp_path / "x")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "missing" in bad.stderr and "does not exist" in bad.stderr
