@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mae_core.convert import LAYOUTS, ConversionError, convert_file  # noqa: E402
+from mae_core.checkpoint import CheckpointMismatchError  # noqa: E402
+from mae_core.convert import LAYOUTS, convert_file  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         report = convert_file(args.input, args.output, args.src, args.dst, args.num_heads, args.patch_size)
-    except (ConversionError, FileNotFoundError) as e:
+    except (CheckpointMismatchError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{report.source_layout} -> {report.target_layout}: {len(report.dropped)} dropped, "

@@ -62,10 +62,11 @@ def convert_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, src: 
         hint["num_heads"] = num_heads
     out, new_manifest, report = convert_state_dict(sd, src, dst, hint, manifest.get("decoder"), patch_size)
     new_manifest.update(source=str(src_path), source_layout=src, versions=package_versions())
+    new_manifest = json.loads(json.dumps(new_manifest, default=str))  # plain types: loadable with weights_only
     atomic_save(pack(out, new_manifest, dst), dst_path)
     side = sidecar_path(dst_path)
     tmp = side.with_name(side.name + ".tmp")
-    tmp.write_text(json.dumps({"manifest": new_manifest, "report": report.as_dict()}, indent=2, default=str))
+    tmp.write_text(json.dumps({"manifest": new_manifest, "report": report.as_dict()}, indent=2))
     os.replace(tmp, side)
     logger.info("wrote %s (%s) and %s", dst_path, dst, side)
     return report
