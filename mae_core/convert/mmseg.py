@@ -14,7 +14,7 @@ import re
 import torch
 
 from ..attention import relative_position_index
-from .common import ConversionReport, StateDict, require_absent, split_decoder
+from .common import ConversionError, ConversionReport, StateDict, require_absent, split_decoder
 
 NAME = "mmseg"
 _BLOCK = {"ln1": "norm1", "ln2": "norm2", "attn.qkv": "attn.qkv", "attn.proj": "attn.proj",
@@ -95,9 +95,15 @@ def from_ours(sd: StateDict, cfg: dict, report: ConversionReport) -> tuple[State
     _complete(out, cfg, report)
     kwargs = dict(type="MAE", img_size=cfg["img_size"][0], patch_size=cfg["patch_size"],
                   in_channels=cfg.get("in_chans", 3), embed_dims=cfg["embed_dim"], num_layers=cfg["depth"],
-                  num_heads=cfg["num_heads"], mlp_ratio=cfg.get("mlp_ratio", 4), final_norm="ln1.weight" in out,
+                  num_heads=cfg["num_heads"], mlp_ratio=_int_ratio(cfg.get("mlp_ratio", 4)), final_norm="ln1.weight" in out,
                   norm_cfg=dict(type="LN", eps=1e-6), init_values=1.0)
     return out, {"mmseg": {"backbone": kwargs}}
+
+
+def _int_ratio(ratio: float) -> int:
+    if float(ratio) != int(ratio):
+        raise ConversionError(f"mmseg's MAE multiplies an int mlp_ratio by the width; got mlp_ratio={ratio}")
+    return int(ratio)
 
 
 def _complete(out: StateDict, cfg: dict, report: ConversionReport) -> None:
