@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..pos_embed import resample_pos_embed
-from .common import DECODER_PREFIXES, ConversionError, StateDict
+from .common import DECODER_PREFIXES, ConversionError, StateDict, encoder_config
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +54,43 @@ def resample_patch_size(sd: StateDict, cfg: dict, new_patch: int,
     new_cfg = dict(cfg, patch_size=new_patch, img_size=list(img))
     logger.info("patch size %d -> %d, grid %s -> %s (approximate)", old_patch, new_patch, old_grid, new_grid)
     return out, new_cfg
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / b.norm()).item()
+
+
+@torch.no_grad()
+def measure_resample_error(model, images: torch.Tensor, new_patch: int) -> dict[str, float]:
+    """Relative error ||a - b|| / ||b|| of the encoder's output after a patch-size change, on `images`
+    [B, C, H, W] of the model's image size (``model`` is a :class:`~mae_core.vit.VisionTransformer`).
+
+    - ``same_grid_tokens``: new model on the images resized by new/old (same token grid), all output tokens;
+    - ``same_grid_tokens_naive``: the same with the kernel merely interpolated (for comparison);
+    - ``same_size_cls`` / ``same_size_mean``: new model on the same images (a coarser grid, position table
+      resampled, as ViTDet uses ViT-H/14 weights at patch 16): the cls token and the mean patch token.
+    """
+    from ..vit import VisionTransformer
+
+    sd, p = model.state_dict(), model.patch_embed.patch_size[0]
+    cfg = encoder_config(sd, {"num_heads": model.num_heads, "img_size": list(model.patch_embed.img_size)})
+    ref = model.forward_features(images)
+    out = {}
+    big = [s * new_patch // p for s in images.shape[-2:]]
+    resized = F.interpolate(images, size=big, mode="bilinear", align_corners=False, antialias=new_patch < p)
+    for name, weight in (("same_grid_tokens", None), ("same_grid_tokens_naive", "naive")):
+        new_sd, new_cfg = resample_patch_size(sd, cfg, new_patch, big)
+        if weight == "naive":
+            w = F.interpolate(sd["patch_embed.proj.weight"], size=(new_patch, new_patch), mode="bilinear",
+                              align_corners=False)
+            new_sd["patch_embed.proj.weight"] = w * (p / new_patch) ** 2  # keeps the response to a flat patch
+        new = VisionTransformer(**new_cfg).eval()
+        new.load_state_dict(new_sd, strict=True)
+        out[name] = _rel(new.forward_features(resized), ref)
+    new_sd, new_cfg = resample_patch_size(sd, cfg, new_patch)
+    new = VisionTransformer(**new_cfg).eval()
+    new.load_state_dict(new_sd, strict=True)
+    feats = new.forward_features(images)
+    out["same_size_cls"] = _rel(feats[:, 0], ref[:, 0])
+    out["same_size_mean"] = _rel(feats[:, 1:].mean(1), ref[:, 1:].mean(1))
+    return out
