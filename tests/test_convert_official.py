@@ -12,6 +12,7 @@ import torch
 from convert_utils import assert_close, images, micro_mae, micro_vit
 from mae_core.convert import UnknownLayoutError, check_layout, convert_file, convert_state_dict, detect_layout
 from mae_core.mae import MaskedAutoencoder
+from mae_core.pretrained import load_encoder
 from mae_core.vit import VisionTransformer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,14 +40,19 @@ def test_pretrain_file_to_ours_and_back(tmp_path):
     assert all(torch.equal(back["model"][k], v) for k, v in src.state_dict().items())
 
 
-def test_finetuned_file_loads_with_fc_norm_and_head():
+def test_finetuned_file_loads_with_fc_norm_and_head(tmp_path):
     src = micro_vit(global_pool="avg", num_classes=5)
     sd = src.state_dict()
+    torch.save({"model": sd}, tmp_path / "mae_finetuned_vit_micro.pth")
+    loaded, report = load_encoder(tmp_path / "mae_finetuned_vit_micro.pth", global_pool="avg", num_classes=5,
+                                  num_heads=2)
+    assert not report.missing and not report.unexpected
     assert "fc_norm.weight" in sd and "norm.weight" not in sd
     out, manifest, _ = convert_state_dict(sd, "official", "ours", {"num_heads": 2})
     assert manifest["encoder"]["global_pool"] == "avg" and manifest["encoder"]["num_classes"] == 5
     x = images()
     assert_close(_load(manifest, out)(x), src(x), atol=0)
+    assert_close(loaded.eval()(x), src(x), atol=0)
 
 
 def test_visualize_file_keeps_the_decoder():

@@ -15,7 +15,7 @@ from mae_core.vit import VIT_SIZES, VisionTransformer, create_vit
 @pytest.mark.parametrize("kwargs", [{}, {"init_values": 0.3}, {"global_pool": "avg", "num_classes": 3}])
 def test_ours_to_timm_same_output(kwargs):
     src = micro_vit(**kwargs)
-    out, manifest, _ = convert_state_dict(src.state_dict(), "ours", "timm", {"num_heads": 2})
+    out, manifest, _ = convert_state_dict(src.state_dict(), "ours", "timm", {"num_heads": 2, "img_size": 32})
     model = build_timm_model(manifest["timm"]).eval()
     model.load_state_dict(out, strict=True)
     x = images()

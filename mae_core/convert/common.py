@@ -64,10 +64,11 @@ def unmatched(keys, patterns: tuple[str, ...]) -> list[str]:
 BLOCK_SUBKEYS = (r"(norm1|norm2)\.(weight|bias)", r"attn\.(qkv|proj)\.(weight|bias)",
                  r"attn\.(rel_pos_h|rel_pos_w|relative_position_bias_table)", r"mlp\.(fc1|fc2)\.(weight|bias)",
                  r"ls[12]\.gamma")
-ENCODER_PATTERNS = (r"patch_embed\.proj\.(weight|bias)", r"cls_token", r"pos_embed", r"(norm|fc_norm|head)\.(weight|bias)",
-                    *(rf"blocks\.\d+\.{s}" for s in BLOCK_SUBKEYS))
-DECODER_PATTERNS = (r"mask_token", r"encoder_mask_token", r"decoder_pos_embed", r"decoder_(embed|norm|pred)\.(weight|bias)",
-                    r"target\..+", *(rf"decoder_blocks\.\d+\.{s}" for s in BLOCK_SUBKEYS))
+ENCODER_PATTERNS = (r"patch_embed\.proj\.(weight|bias)", r"cls_token", r"pos_embed",
+                    r"(norm|fc_norm|head)\.(weight|bias)", *(rf"blocks\.\d+\.{s}" for s in BLOCK_SUBKEYS))
+DECODER_PATTERNS = (r"mask_token", r"encoder_mask_token", r"decoder_pos_embed",
+                    r"decoder_(embed|norm|pred)\.(weight|bias)", r"target\..+",
+                    *(rf"decoder_blocks\.\d+\.{s}" for s in BLOCK_SUBKEYS))
 OURS_PATTERNS = ENCODER_PATTERNS + DECODER_PATTERNS
 DECODER_PREFIXES = ("decoder_", "mask_token", "encoder_mask_token", "target.")
 
@@ -129,6 +130,8 @@ def encoder_config(sd: StateDict, hint: dict | None = None) -> dict:
         cfg["rel_pos"] = "decomposed"
         cfg.update(_window_config(enc, cfg["patch_size"]))
     cfg.update(hint or {})
+    if isinstance(cfg["img_size"], int):
+        cfg["img_size"] = [cfg["img_size"], cfg["img_size"]]
     return cfg
 
 

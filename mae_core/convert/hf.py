@@ -54,7 +54,8 @@ def to_ours(sd: StateDict, report: ConversionReport) -> StateDict:
     return out
 
 
-def from_ours(sd: StateDict, cfg: dict, report: ConversionReport, dec_cfg: dict | None = None) -> tuple[StateDict, dict]:
+def from_ours(sd: StateDict, cfg: dict, report: ConversionReport,
+              dec_cfg: dict | None = None) -> tuple[StateDict, dict]:
     require_absent(sd, ("rel_pos_h", "rel_pos_w", "relative_position_bias_table"), NAME, "relative position")
     sd = fold_layer_scale(sd, report, NAME)
     enc, dec = split_decoder(sd)

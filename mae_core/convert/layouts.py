@@ -6,9 +6,9 @@ import re
 from types import SimpleNamespace
 
 from . import hf, mmseg, official, timm_vit, vitdet
-from .patch_resample import resample_patch_size
 from .common import (OURS_PATTERNS, ConversionError, ConversionReport, StateDict, decoder_config, encoder_config,
                      fmt_keys, unmatched)
+from .patch_resample import resample_patch_size
 
 logger = logging.getLogger(__name__)
 

@@ -95,7 +95,8 @@ def from_ours(sd: StateDict, cfg: dict, report: ConversionReport) -> tuple[State
     _complete(out, cfg, report)
     kwargs = dict(type="MAE", img_size=cfg["img_size"][0], patch_size=cfg["patch_size"],
                   in_channels=cfg.get("in_chans", 3), embed_dims=cfg["embed_dim"], num_layers=cfg["depth"],
-                  num_heads=cfg["num_heads"], mlp_ratio=_int_ratio(cfg.get("mlp_ratio", 4)), final_norm="ln1.weight" in out,
+                  num_heads=cfg["num_heads"], mlp_ratio=_int_ratio(cfg.get("mlp_ratio", 4)),
+                  final_norm="ln1.weight" in out,
                   norm_cfg=dict(type="LN", eps=1e-6), init_values=1.0)
     return out, {"mmseg": {"backbone": kwargs}}
 
