@@ -1,0 +1,14 @@
+"""Benchmarks, each side by side with a baseline in the same run (ratios, not timed assertions).
+
+  python tools/benchmark.py pretrain --model vit_base_patch16 --batch 16 --precision fp32|bf16 [--baseline-precision P]
+The last output line is JSON: ours_ips, baseline_ips, ratio, ours_peak_mb, baseline_peak_mb, GFLOP/s.
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mae_core.bench.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())
