@@ -9,7 +9,6 @@ Shapes: images [B, C, H, W]; tokens [B, P + h*w, D] with P = 1 prefix (cls) toke
 """
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import torch
@@ -269,14 +268,3 @@ vit_small_patch16 = _factory("vit_small_patch16")
 vit_base_patch16 = _factory("vit_base_patch16")
 vit_large_patch16 = _factory("vit_large_patch16")
 vit_huge_patch14 = _factory("vit_huge_patch14")
-
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def grid_side(num_tokens: int) -> int:
-    side = math.isqrt(num_tokens)
-    if side * side != num_tokens:
-        raise ValueError(f"{num_tokens} tokens do not form a square grid")
-    return side

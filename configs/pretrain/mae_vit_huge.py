@@ -1,17 +1,17 @@
-"""MAE ViT-H/14 on ImageNet-1k, the paper's recipe (1600 epochs, batch 4096 = 32 x 8 GPUs x accum 16;
-gradient checkpointing on).
+"""MAE ViT-H/14 on ImageNet-1k: the ViT-B recipe (mae_vit_base.py) with the huge encoder, 1600 epochs,
+batch 4096 = 32 per GPU x 8 GPUs x accum 16, gradient checkpointing on.
 
 Command (8 GPUs):
   torchrun --nproc_per_node 8 tools/pretrain.py --config configs/pretrain/mae_vit_huge.py \
       --data-path IMAGENET/train --output-dir runs/mae_huge
 Expected: fine-tuning this encoder (configs/classification) reaches 86.9% top-1 on IN-1k (paper, Table 3).
 """
-from mae_core.pretrain_config import DataConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig
+from pathlib import Path
 
-config = PretrainConfig(
-    model=ModelConfig(encoder="vit_huge_patch14", img_size=224, decoder_embed_dim=512, decoder_depth=8,
-                      decoder_num_heads=16, mask_ratio=0.75, target="norm_pixel", grad_checkpointing=True),
-    data=DataConfig(augmentation="random_resized_crop", crop_min_scale=0.2, num_workers=10),
-    optim=OptimConfig(base_lr=1.5e-4, weight_decay=0.05, betas=(0.9, 0.95), warmup_epochs=40),
-    train=TrainConfig(epochs=1600, batch_size=32, accum_iter=16, precision="bf16", save_every_steps=1000),
-)
+from mae_core.config import load_config
+
+config = load_config(Path(__file__).with_name("mae_vit_base.py"))
+config.model.encoder = "vit_huge_patch14"
+config.model.grad_checkpointing = True
+config.train.epochs = 1600
+config.train.batch_size, config.train.accum_iter = 32, 16
