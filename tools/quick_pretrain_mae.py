@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--warmup", type=int, default=50, help="warmup steps")
     ap.add_argument("--save-every", type=float, default=60.0, help="seconds")
+    ap.add_argument("--init", default=None, help="continue from the weights of an earlier checkpoint of this tool")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -57,6 +58,12 @@ def main() -> None:
     x_all = (x_all - args.mean) / args.std
     mae = create_mae("vit_demo_patch4", decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4,
                      norm_pix_loss=True, mask_ratio=args.mask_ratio).to(device)
+    prior_steps = 0
+    if args.init:
+        ckpt = torch.load(args.init, map_location="cpu", weights_only=False)
+        mae.load_state_dict(ckpt["model"])
+        prior_steps = ckpt["manifest"].get("steps", 0) + ckpt["manifest"].get("prior_steps", 0)
+        logger.info("continuing from %s (%d steps before)", args.init, prior_steps)
     lr = args.blr * args.batch / 256
     opt = torch.optim.AdamW(mae.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.05)
     budget, warmup = args.minutes * 60, args.warmup
@@ -65,7 +72,7 @@ def main() -> None:
     history = []
 
     def save() -> None:
-        info = {"encoder": mae.encoder_config(), "steps": step, "seconds": time.time() - start,
+        info = {"encoder": mae.encoder_config(), "steps": step, "prior_steps": prior_steps, "seconds": time.time() - start,
                 "loss": history[-20:], "device": str(device)}
         atomic_save({"model": {k: v.cpu() for k, v in mae.state_dict().items()}, "manifest": info}, args.output)
 

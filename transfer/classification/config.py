@@ -61,6 +61,7 @@ class FinetuneConfig:
     trainable_blocks: int = -1           # -1: all; k >= 0: partial fine-tuning of the last k blocks (paper Fig. 9)
     bf16: bool = False
     seed: int = 0
+    stop_after: int = 0                  # > 0: leave after this many epochs in this process (time-sliced jobs)
 
 
 @dataclass

@@ -87,6 +87,9 @@ def run_finetune(cfg: ClassificationConfig, data_path: str, output_dir: str, pre
                     metrics["top5"])
         if is_main():
             log_json(out, {"epoch": epoch, **stats, **{k: v for k, v in metrics.items() if k != "per_class"}})
+        if f.stop_after and epoch + 1 - start_epoch >= f.stop_after and epoch + 1 < f.epochs:
+            logger.info("finetune.stop_after=%d: leaving after epoch %d; continue with --resume", f.stop_after, epoch)
+            return metrics
     if cm is None:  # nothing left to train (resumed after the last epoch)
         metrics, cm = evaluate(model, val_loader, device, num_classes, f.bf16)
     if is_main():
