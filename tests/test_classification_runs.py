@@ -10,12 +10,11 @@ import torch
 
 from mae_core.checkpoint import atomic_save
 from mae_core.config import load_config
-from mae_core.data import DataError, read_fashion_mnist
+from mae_core.data import read_fashion_mnist
 from mae_core.mae import create_mae
+from transfer.classification.fashion import write_class_folders
 from transfer.classification.finetune import run_finetune
 from transfer.classification.linprobe import run_linprobe
-from transfer.classification.model import ClassCountError
-from transfer.classification.fashion import write_class_folders
 
 ROOT = Path(__file__).resolve().parents[1]
 MICRO = ["model.name=vit_micro_patch4", "data.input_size=28", "data.num_workers=0"]
@@ -86,7 +85,8 @@ def test_linprobe_modes_write_metrics(tmp_path, data, mae_ckpt):
         assert saved["top1"] == m["top1"] and 0 <= m["top1"] <= 100 and m["top5"] >= m["top1"]
         assert saved["num_samples"] == 40 and len(saved["per_class"]) == 10
     fast = json.loads((tmp_path / "fast" / "metrics.json").read_text())
-    assert set(fast["heldout_top1"]) == {"0.3", "1", "3", "10"} and fast["blr"] in (0.3, 1.0, 3.0, 10.0)
+    assert set(fast["heldout_top1_by_blr"]) == {"1", "3", "10", "30", "100"}
+    assert round(fast["blr"], 6) in (1, 3, 10, 30, 100)
     ev = run_linprobe(lp_cfg(), str(data), str(tmp_path / "ev"), mae_ckpt,
                       resume=str(tmp_path / "full" / "checkpoint.pth"), eval_only=True)
     assert ev["top1"] == json.loads((tmp_path / "full" / "metrics.json").read_text())["top1"]
@@ -111,19 +111,22 @@ def test_cli_bad_inputs_fail_before_training(tmp_path, data, mae_ckpt):
     assert r.returncode != 0 and "no annotation file (looked for val2019.json)" in r.stderr
 
 
+@pytest.mark.slow
 def test_fast_probe_matches_full_probe_on_fashion_mnist(tmp_path_factory, mae_ckpt):
-    """The cached-feature probe reaches the full probe's accuracy within 5 points (600 train / 200 val images)."""
+    """The cached-feature probe reaches the full probe's accuracy within 5 points (600 train / 200 val images).
+
+    Full mode with scale (1, 1) keeps the whole image (flip only), so both see the same pictures; the fast mode
+    picks its lr among five on held-out training images, the full one is given the middle of them."""
     root = tmp_path_factory.mktemp("fm600")
     tr_x, tr_y = read_fashion_mnist("train")
     te_x, te_y = read_fashion_mnist("test")
     write_class_folders(root / "train", tr_x, tr_y, per_class=60)
     write_class_folders(root / "val", te_x, te_y, per_class=20)
-    common = ["linprobe.epochs=8", "linprobe.batch_size=64", "linprobe.warmup_epochs=1", "data.scale=(1.0, 1.0)"]
-    full = run_linprobe(lp_cfg(*common, "linprobe.blr=3.0"), str(root), str(tmp_path_factory.mktemp("full")),
-                        mae_ckpt)
+    common = ["linprobe.epochs=10", "linprobe.batch_size=64", "linprobe.warmup_epochs=1", "data.scale=(1.0, 1.0)"]
+    full = run_linprobe(lp_cfg(*common), str(root), str(tmp_path_factory.mktemp("full")), mae_ckpt)
     fast = run_linprobe(lp_cfg(*common, "linprobe.mode=fast"), str(root), str(tmp_path_factory.mktemp("fast")),
                         mae_ckpt)
-    assert full["top1"] > 40 and abs(fast["top1"] - full["top1"]) <= 5.0, (full["top1"], fast["top1"])
+    assert full["top1"] > 30 and abs(fast["top1"] - full["top1"]) <= 5.0, (full["top1"], fast["top1"])
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from mae_core.mae import create_mae
 from transfer.classification.config import ClassificationConfig, DataConfig, ModelConfig
 from transfer.classification.engine import Schedule
 from transfer.classification.fastprobe import train_heads
-from transfer.classification.knn import knn_metrics
+from transfer.classification.knn import KnnMonitor, knn_metrics
 from transfer.classification.lars import LARS
 from transfer.classification.metrics import confusion_matrix, summarize, topk_correct
 from transfer.classification.model import (ClassCountError, LinearProbe, build_classifier, build_probe_encoder,
@@ -150,3 +150,14 @@ def test_config_files_load_and_typos_are_named():
     with pytest.raises(ConfigError, match="finetune.layer_decay"):
         load_config("configs/classification/smoke_finetune.py", ["finetune.layer_decayy=0.5"])
     assert math.isclose(load_config("configs/classification/smoke_finetune.py").data.mean[0], 0.286)
+
+
+def test_knn_monitor_on_an_encoder():
+    from torch.utils.data import DataLoader, TensorDataset
+    from mae_core.vit import create_vit
+    torch.manual_seed(0)
+    y = torch.arange(40) % 2
+    x = torch.randn(40, 3, 32, 32) * 0.1 + y[:, None, None, None] * 2.0     # two very different image classes
+    tr, va = DataLoader(TensorDataset(x[:30], y[:30]), batch_size=10), DataLoader(TensorDataset(x[30:], y[30:]))
+    monitor = KnnMonitor(tr, va, num_classes=2, k=5)
+    assert monitor(create_vit("vit_micro_patch4")) == 100.0

@@ -112,5 +112,6 @@ def _cached(cfg: ClassificationConfig, encoder: nn.Module, data_path: str, out: 
                         .item())
     torch.save({"bn": res["bn"].state_dict(), "head": res["head"].state_dict(), "lr": res["lr"]}, out / "head.pth")
     return {**metrics, "lr": res["lr"], "blr": res["lr"] * 256 / batch,
-            "heldout_top1": {f"{k:g}": v for k, v in res["heldout_top1"].items()}, "extract_seconds": extract_s,
+            "heldout_top1_by_blr": {f"{k * 256 / batch:g}": v for k, v in res["heldout_top1"].items()},
+            "extract_seconds": extract_s,
             "_confusion": cm, "_classes": classes}
