@@ -24,7 +24,7 @@ if __name__ == "__main__":
     lp.add_argument("--data-path", required=True)
     lp.add_argument("--pretrained", default=None)
     lp.add_argument("--output-dir", required=True)
-    lp.add_argument("--modes", default="full,fast,knn")
+    lp.add_argument("--modes", default="fast,full,knn")
     lp.add_argument("overrides", nargs="*")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -16,5 +16,5 @@ config = ClassificationConfig(
     # a small data set gives few steps; LARS moves each weight matrix by about lr * 1e-3 of its norm per step, so
     # the smoke recipe raises the base lr far above the paper's 0.1 (which is for ~7,000 steps of batch 16384)
     linprobe=LinprobeConfig(epochs=10, batch_size=64, blr=10.0, warmup_epochs=1, pool="cls",
-                            fast_blrs=(1.0, 3.0, 10.0, 30.0, 100.0)),
+                            fast_blrs=(3.0, 10.0, 30.0, 100.0, 300.0)),
 )
