@@ -72,8 +72,8 @@ def main() -> None:
     history = []
 
     def save() -> None:
-        info = {"encoder": mae.encoder_config(), "steps": step, "prior_steps": prior_steps, "seconds": time.time() - start,
-                "loss": history[-20:], "device": str(device)}
+        info = {"encoder": mae.encoder_config(), "steps": step, "prior_steps": prior_steps,
+                "seconds": time.time() - start, "loss": history[-20:], "device": str(device)}
         atomic_save({"model": {k: v.cpu() for k, v in mae.state_dict().items()}, "manifest": info}, args.output)
 
     while time.time() - start < budget:
