@@ -143,3 +143,12 @@ def test_torchrun_ddp_gloo_two_processes(tmp_path, data, mae_ckpt):
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["world_size"] == 2 and m["num_samples"] == 40          # every evaluation image counted once
+
+
+def test_finetune_ema_bf16_accumulation_cls_token(tmp_path, data, mae_ckpt):
+    cfg = ft_cfg("finetune.epochs=1", "finetune.ema=true", "finetune.ema_decay=0.5", "finetune.bf16=true",
+                 "finetune.accum_iter=2", "model.global_pool=token", "finetune.clip_grad=1.0")
+    m = run_finetune(cfg, str(data), str(tmp_path), mae_ckpt)
+    ck = torch.load(tmp_path / "checkpoint.pth", weights_only=False)
+    assert "model_ema" in ck and "top1_ema" in m and "fc_norm.weight" not in ck["model"]
+    assert not torch.equal(ck["model_ema"]["head.weight"], ck["model"]["head.weight"])
