@@ -1,0 +1,154 @@
+"""End-to-end runs of fine-tuning, partial fine-tuning and probing on a few Fashion-MNIST images (micro ViT)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mae_core.checkpoint import atomic_save
+from mae_core.config import load_config
+from mae_core.data import read_fashion_mnist
+from mae_core.mae import create_mae
+from transfer.classification.benchmark import benchmark_linprobe
+from transfer.classification.fashion import write_class_folders
+from transfer.classification.finetune import run_finetune
+from transfer.classification.linprobe import run_linprobe
+
+ROOT = Path(__file__).resolve().parents[1]
+MICRO = ["model.name=vit_micro_patch4", "data.input_size=28", "data.num_workers=0"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fm")
+    tr_x, tr_y = read_fashion_mnist("train")
+    te_x, te_y = read_fashion_mnist("test")
+    write_class_folders(root / "train", tr_x, tr_y, per_class=8)
+    write_class_folders(root / "val", te_x, te_y, per_class=4)
+    return root
+
+
+@pytest.fixture(scope="module")
+def mae_ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    mae = create_mae("vit_micro_patch4", img_size=28, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2,
+                     norm_pix_loss=True)
+    path = tmp_path_factory.mktemp("ck") / "mae.pth"
+    atomic_save({"model": mae.state_dict(), "manifest": {"encoder": mae.encoder_config()}}, path)
+    return str(path)
+
+
+def ft_cfg(*extra):
+    return load_config(ROOT / "configs/classification/smoke_finetune.py",
+                       MICRO + ["finetune.batch_size=16", "finetune.epochs=2", "finetune.warmup_epochs=1", *extra])
+
+
+def test_finetune_resume_matches_uninterrupted_and_eval_only(tmp_path, data, mae_ckpt):
+    full = run_finetune(ft_cfg(), str(data), str(tmp_path / "a"), mae_ckpt)
+    run_finetune(ft_cfg("finetune.stop_after=1"), str(data), str(tmp_path / "b"), mae_ckpt)
+    assert torch.load(tmp_path / "b" / "checkpoint.pth", weights_only=False)["epoch"] == 0
+    resumed = run_finetune(ft_cfg(), str(data), str(tmp_path / "b"), mae_ckpt, resume="auto")
+    ck_a = torch.load(tmp_path / "a" / "checkpoint.pth", weights_only=False)
+    ck_b = torch.load(tmp_path / "b" / "checkpoint.pth", weights_only=False)
+    assert ck_b["epoch"] == 1
+    for k, v in ck_a["model"].items():   # same data order, augmentation, mixup and drop path: same weights
+        assert torch.allclose(v, ck_b["model"][k], atol=1e-6), k
+    assert resumed["top1"] == full["top1"]
+    m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert {"top1", "top5", "per_class"} <= set(m) and m["num_samples"] == 40
+    assert (tmp_path / "a" / "confusion.npy").exists() and (tmp_path / "a" / "confusion.csv").exists()
+    ev = run_finetune(ft_cfg(), str(data), str(tmp_path / "ev"), resume=str(tmp_path / "a" / "checkpoint.pth"),
+                      eval_only=True)
+    assert ev["top1"] == full["top1"] and ev["top5"] == full["top5"]
+
+
+def test_partial_finetune_k0_trains_only_the_head(tmp_path, data, mae_ckpt):
+    cfg = ft_cfg("finetune.trainable_blocks=0", "finetune.epochs=1")
+    run_finetune(cfg, str(data), str(tmp_path), mae_ckpt)
+    sd = torch.load(tmp_path / "checkpoint.pth", weights_only=False)["model"]
+    mae = torch.load(mae_ckpt, weights_only=False)["model"]
+    assert torch.equal(sd["blocks.1.mlp.fc1.weight"], mae["blocks.1.mlp.fc1.weight"])    # frozen
+    assert "head.0.running_mean" in sd and sd["head.1.weight"].shape == (10, 64)
+
+
+def lp_cfg(*extra):
+    return load_config(ROOT / "configs/classification/smoke_linprobe.py",
+                       MICRO + ["linprobe.batch_size=16", "linprobe.epochs=3", *extra])
+
+
+def test_linprobe_modes_write_metrics(tmp_path, data, mae_ckpt):
+    for mode in ("full", "fast", "knn"):
+        m = run_linprobe(lp_cfg(f"linprobe.mode={mode}"), str(data), str(tmp_path / mode), mae_ckpt)
+        saved = json.loads((tmp_path / mode / "metrics.json").read_text())
+        assert saved["top1"] == m["top1"] and 0 <= m["top1"] <= 100 and m["top5"] >= m["top1"]
+        assert saved["num_samples"] == 40 and len(saved["per_class"]) == 10
+    fast = json.loads((tmp_path / "fast" / "metrics.json").read_text())
+    assert set(fast["heldout_top1_by_blr"]) == {"3", "10", "30", "100", "300"}
+    assert round(fast["blr"], 6) in (3, 10, 30, 100, 300)
+    ev = run_linprobe(lp_cfg(), str(data), str(tmp_path / "ev"), mae_ckpt,
+                      resume=str(tmp_path / "full" / "checkpoint.pth"), eval_only=True)
+    assert ev["top1"] == json.loads((tmp_path / "full" / "metrics.json").read_text())["top1"]
+
+
+def _cli(tool, *args, env=None):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / tool), *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_cli_bad_inputs_fail_before_training(tmp_path, data, mae_ckpt):
+    ft5 = tmp_path / "ft5.pth"
+    sd = torch.load(mae_ckpt, weights_only=False)
+    sd["model"]["head.weight"], sd["model"]["head.bias"] = torch.zeros(5, 64), torch.zeros(5)
+    torch.save(sd, ft5)
+    r = _cli("finetune.py", "--config", "configs/classification/smoke_finetune.py", "--data-path", str(data),
+             "--pretrained", str(ft5), "--output-dir", str(tmp_path / "o"), *MICRO)
+    assert r.returncode != 0 and "head has 5 classes but the data set has 10" in r.stderr
+    assert not (tmp_path / "o" / "checkpoint.pth").exists()
+    r = _cli("linprobe.py", "--config", "configs/classification/smoke_linprobe.py", "--data-path", str(tmp_path),
+             "--dataset", "inat2019", "--output-dir", str(tmp_path / "o2"), *MICRO)
+    assert r.returncode != 0 and "no annotation file (looked for val2019.json)" in r.stderr
+
+
+@pytest.mark.slow
+def test_fast_probe_matches_full_probe_on_fashion_mnist(tmp_path_factory, mae_ckpt):
+    """At the lr the fast probe picks (on held-out training images), the full probe reaches its accuracy within
+    5 points (600 train / 200 val Fashion-MNIST images; full mode with crop scale (1, 1): whole image + flip)."""
+    root = tmp_path_factory.mktemp("fm600")
+    tr_x, tr_y = read_fashion_mnist("train")
+    te_x, te_y = read_fashion_mnist("test")
+    write_class_folders(root / "train", tr_x, tr_y, per_class=60)
+    write_class_folders(root / "val", te_x, te_y, per_class=20)
+    common = ["linprobe.epochs=10", "linprobe.batch_size=64", "linprobe.warmup_epochs=1", "data.scale=(1.0, 1.0)"]
+    res = benchmark_linprobe(lp_cfg(*common), str(root), str(tmp_path_factory.mktemp("bench")), mae_ckpt,
+                             ("fast", "full"))
+    full, fast = res["full"], res["fast"]
+    assert full["blr"] == fast["blr"] and full["top1"] > 30
+    assert abs(res["top1_gap"]) <= 5.0, res
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_gloo_two_processes(tmp_path, data, mae_ckpt):
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                        port, str(ROOT / "tools/finetune.py"), "--config", "configs/classification/smoke_finetune.py",
+                        "--data-path", str(data), "--pretrained", mae_ckpt, "--output-dir", str(tmp_path), *MICRO,
+                        "finetune.batch_size=8", "finetune.epochs=1", "finetune.accum_iter=2"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["world_size"] == 2 and m["num_samples"] == 40          # every evaluation image counted once
+
+
+def test_finetune_ema_bf16_accumulation_cls_token(tmp_path, data, mae_ckpt):
+    cfg = ft_cfg("finetune.epochs=1", "finetune.ema=true", "finetune.ema_decay=0.5", "finetune.bf16=true",
+                 "finetune.accum_iter=2", "model.global_pool=token", "finetune.clip_grad=1.0")
+    m = run_finetune(cfg, str(data), str(tmp_path), mae_ckpt)
+    ck = torch.load(tmp_path / "checkpoint.pth", weights_only=False)
+    assert "model_ema" in ck and "top1_ema" in m and "fc_norm.weight" not in ck["model"]
+    assert not torch.equal(ck["model_ema"]["head.weight"], ck["model"]["head.weight"])

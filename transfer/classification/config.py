@@ -1,0 +1,105 @@
+"""Dataclass configs of the classification transfer (built on ``mae_core.config``: ``key=value`` overrides,
+unknown keys an error naming the nearest valid one)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mae_core.config import ConfigError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DATASETS = ("folder", "inat2017", "inat2018", "inat2019", "places205", "places365")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "vit_base_patch16"       # a size of mae_core.vit.VIT_SIZES (used when no checkpoint is given)
+    global_pool: str = "avg"             # 'avg' (mean of patch tokens + fc_norm, the reference default) or 'token'
+    drop_path: float = 0.1
+    replace_head: bool = False           # allow a checkpoint head with another class count (replaced, logged)
+    head_init_std: float = 2e-5          # trunc-normal std of a new head (reference fine-tuning)
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "folder"              # one of DATASETS
+    num_classes: int = 1000
+    input_size: int = 224
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    crop_pct: float = 0.875              # evaluation: resize to input_size / crop_pct, center crop
+    scale: tuple[float, ...] = (0.08, 1.0)  # RandomResizedCrop scale of training
+    auto_augment: str = "rand-m9-mstd0.5-inc1"
+    reprob: float = 0.25
+    remode: str = "pixel"
+    recount: int = 1
+    interpolation: str = "bicubic"
+    places_split: str = "standard"       # Places365 training list: 'standard' or 'challenge'
+    train_limit: int = 0                 # > 0: keep this many training images per class (quick experiments)
+    val_limit: int = 0                   # > 0: keep this many evaluation images per class
+    num_workers: int = 4
+
+
+@dataclass
+class FinetuneConfig:
+    epochs: int = 100
+    batch_size: int = 64                 # per process; effective batch = batch_size * accum_iter * world size
+    accum_iter: int = 1
+    blr: float = 5e-4                    # lr = blr * effective batch / 256
+    min_lr: float = 1e-6
+    warmup_epochs: float = 5.0
+    weight_decay: float = 0.05
+    layer_decay: float = 0.65
+    mixup: float = 0.8
+    cutmix: float = 1.0
+    mixup_prob: float = 1.0
+    mixup_switch_prob: float = 0.5
+    smoothing: float = 0.1
+    clip_grad: float = 0.0               # 0 = off
+    ema: bool = False
+    ema_decay: float = 0.9999
+    trainable_blocks: int = -1           # -1: all; k >= 0: partial fine-tuning of the last k blocks (paper Fig. 9)
+    bf16: bool = False
+    seed: int = 0
+    stop_after: int = 0                  # > 0: leave after this many epochs in this process (time-sliced jobs)
+
+
+@dataclass
+class LinprobeConfig:
+    mode: str = "full"                   # 'full' (paper), 'fast' (cached features, several lrs) or 'knn'
+    pool: str = "cls"                    # 'cls', 'avg' or 'cls+avg'
+    epochs: int = 90
+    batch_size: int = 512                # per process (paper: 16384 in total)
+    blr: float = 0.1                     # lr = blr * effective batch / 256
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    warmup_epochs: float = 10.0
+    fast_blrs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0)
+    val_fraction: float = 0.1            # fast mode: held-out part of the training set that picks the lr
+    knn_k: int = 20
+    knn_temperature: float = 0.07
+    seed: int = 0
+
+
+@dataclass
+class ClassificationConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    linprobe: LinprobeConfig = field(default_factory=LinprobeConfig)
+
+    def validate(self) -> None:
+        if self.data.dataset not in DATASETS:
+            raise ConfigError(f"data.dataset must be one of {DATASETS}, got {self.data.dataset!r}")
+        if self.model.global_pool not in ("avg", "token"):
+            raise ConfigError(f"model.global_pool must be 'avg' or 'token', got {self.model.global_pool!r}")
+        if self.linprobe.mode not in ("full", "fast", "knn"):
+            raise ConfigError(f"linprobe.mode must be 'full', 'fast' or 'knn', got {self.linprobe.mode!r}")
+        if self.linprobe.pool not in ("cls", "avg", "cls+avg"):
+            raise ConfigError(f"linprobe.pool must be 'cls', 'avg' or 'cls+avg', got {self.linprobe.pool!r}")
+        if len(self.data.mean) != len(self.data.std):
+            raise ConfigError("data.mean and data.std must have the same length")
+        if self.finetune.accum_iter < 1 or self.data.num_classes < 1:
+            raise ConfigError("finetune.accum_iter and data.num_classes must be >= 1")
+        if self.data.places_split not in ("standard", "challenge"):
+            raise ConfigError(f"data.places_split must be 'standard' or 'challenge', got {self.data.places_split!r}")
