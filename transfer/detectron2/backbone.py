@@ -106,7 +106,7 @@ class SimpleFeaturePyramid(Backbone):
 
 def evenly_spaced_blocks(depth: int, n: int = 4) -> tuple[int, ...]:
     """The last block of each of n equal parts: depth 12 -> (2, 5, 8, 11), 24 -> (5, 11, 17, 23)."""
-    return tuple((k + 1) * depth // n - 1 for k in range(n))
+    return tuple(max(0, (k + 1) * depth // n - 1) for k in range(n))
 
 
 class MultiLevelViT(Backbone):

@@ -57,7 +57,8 @@ def mae_fpn_backbone(name: str, img_size: int = 1024, drop_path_rate: float = 0.
 def mask_rcnn(backbone, num_classes: int = 80, anchor_sizes: Sequence[int] = (32, 64, 128, 256, 512),
               channels: int = 256, rpn_pre_nms_train: int = 2000, rpn_post_nms_train: int = 1000,
               rpn_pre_nms_test: int = 1000, rpn_post_nms_test: int = 1000, roi_batch: int = 512,
-              box_conv_dims: Sequence[int] = (256, 256, 256, 256), mask_conv_dims: Sequence[int] = (256,) * 4):
+              box_conv_dims: Sequence[int] = (256, 256, 256, 256), box_fc_dims: Sequence[int] = (1024,),
+              mask_conv_dims: Sequence[int] = (256,) * 4):
     """Mask R-CNN on p2 .. p6 as ViTDet builds it: 2-conv RPN head, 4conv1fc box head and mask head with LN."""
     levels = ["p2", "p3", "p4", "p5", "p6"]
     return L(GeneralizedRCNN)(
@@ -80,9 +81,10 @@ def mask_rcnn(backbone, num_classes: int = 80, anchor_sizes: Sequence[int] = (32
             box_pooler=L(ROIPooler)(output_size=7, scales=[1 / 4, 1 / 8, 1 / 16, 1 / 32], sampling_ratio=0,
                                     pooler_type="ROIAlignV2"),
             box_head=L(FastRCNNConvFCHead)(input_shape=L(ShapeSpec)(channels=channels, height=7, width=7),
-                                           conv_dims=list(box_conv_dims), fc_dims=[1024], conv_norm=LayerNorm2d),
+                                           conv_dims=list(box_conv_dims), fc_dims=list(box_fc_dims),
+                                           conv_norm=LayerNorm2d),
             box_predictor=L(FastRCNNOutputLayers)(
-                input_shape=L(ShapeSpec)(channels=1024), test_score_thresh=0.05,
+                input_shape=L(ShapeSpec)(channels=box_fc_dims[-1]), test_score_thresh=0.05,
                 box2box_transform=L(Box2BoxTransform)(weights=(10, 10, 5, 5)), num_classes="${..num_classes}"),
             mask_in_features=levels[:4],
             mask_pooler=L(ROIPooler)(output_size=14, scales=[1 / 4, 1 / 8, 1 / 16, 1 / 32], sampling_ratio=0,

@@ -19,10 +19,11 @@ from . import compat
 compat.apply()
 from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
 from detectron2.config import LazyConfig, instantiate  # noqa: E402
-from detectron2.engine import AMPTrainer, SimpleTrainer, default_writers, hooks  # noqa: E402
+from detectron2.engine import AMPTrainer, SimpleTrainer, hooks  # noqa: E402
 from detectron2.engine.defaults import create_ddp_model  # noqa: E402
 from detectron2.evaluation import COCOEvaluator, inference_on_dataset  # noqa: E402
 from detectron2.utils import comm  # noqa: E402
+from detectron2.utils.events import CommonMetricPrinter, JSONWriter, TensorboardXWriter  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from .data import CocoCheck, register_coco  # noqa: E402
@@ -138,7 +139,7 @@ def train(cfg, output_dir: str, resume: bool = False, pretrained: str | None = N
         hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
         hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer) if comm.is_main_process() else None,
         hooks.EvalHook(cfg.train.eval_period, final_eval),
-        hooks.PeriodicWriter(default_writers(output_dir, cfg.train.max_iter), period=cfg.train.log_period)
+        hooks.PeriodicWriter(writers(output_dir, cfg.train.max_iter), period=cfg.train.log_period)
         if comm.is_main_process() else None,
     ])
     checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=resume)
@@ -149,6 +150,12 @@ def train(cfg, output_dir: str, resume: bool = False, pretrained: str | None = N
     write_metrics(output_dir, results, iterations=cfg.train.max_iter, batch=cfg.dataloader.train.total_batch_size,
                   train_wall_s=round(wall, 1), pretrained=pretrained, resumed_from=start_iter)
     return results
+
+
+def writers(output_dir: str, max_iter: int) -> list:
+    """Console, JSON lines (``train_log.json``: losses per logged iteration) and TensorBoard; metrics.json is ours."""
+    return [CommonMetricPrinter(max_iter), JSONWriter(str(Path(output_dir) / "train_log.json")),
+            TensorboardXWriter(output_dir)]
 
 
 def _has_checkpoint(output_dir: str) -> bool:

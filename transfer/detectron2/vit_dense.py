@@ -59,9 +59,9 @@ def vit_dense_features(vit: VisionTransformer, images: torch.Tensor,
     take = [depth - 1] if out_indices is None else [i % depth for i in out_indices]
     grid = vit.grid_for(images.shape[-2:])
     x = vit.patch_embed(images) + vit.pos_embed_for(grid)[:, 1:].to(images.dtype)
-    outs = []
+    outs = {}
     for i, blk in enumerate(vit.blocks[: max(take) + 1]):
         x = vit.run_block(blk, x, grid, 0)
         if i in take:
-            outs.append(x.transpose(1, 2).reshape(x.shape[0], -1, grid[0], grid[1]))
-    return outs
+            outs[i] = x.transpose(1, 2).reshape(x.shape[0], -1, grid[0], grid[1])
+    return [outs[i] for i in take]
