@@ -153,8 +153,9 @@ def train(cfg, output_dir: str, resume: bool = False, pretrained: str | None = N
 
 
 def writers(output_dir: str, max_iter: int) -> list:
-    """Console, JSON lines (``train_log.json``: losses per logged iteration) and TensorBoard; metrics.json is ours."""
-    return [CommonMetricPrinter(max_iter), JSONWriter(str(Path(output_dir) / "train_log.json")),
+    """Console, JSON lines (``train_log.json``: unsmoothed losses per logged iteration) and TensorBoard; the
+    ``metrics.json`` name is kept for the evaluation results."""
+    return [CommonMetricPrinter(max_iter), JSONWriter(str(Path(output_dir) / "train_log.json"), window_size=1),
             TensorboardXWriter(output_dir)]
 
 
