@@ -131,3 +131,19 @@ def test_layer_decay_groups_use_vitdet_numbering():
     assert lr_of[id(det.backbone.stages[0][1].weight)] == (1.0, 0.1)    # pyramid: top layer
     assert lr_of[id(det.head.weight)] == (1.0, 0.1)
     assert id(net.cls_token) not in lr_of                                   # frozen: unused by dense features
+
+
+@pytest.mark.parametrize("builder", ["build_vitdet_backbone", "build_vit_fpn_backbone"])
+def test_yacs_registry_builds_the_backbones(builder):
+    from detectron2.config import get_cfg
+    from detectron2.modeling import build_backbone
+
+    from transfer.detectron2.registry import add_vit_config
+    cfg = add_vit_config(get_cfg())
+    cfg.MODEL.BACKBONE.NAME = builder
+    cfg.MODEL.VIT.NAME, cfg.MODEL.VIT.IMG_SIZE, cfg.MODEL.VIT.WINDOW_SIZE = "vit_micro_patch4", 64, 4
+    cfg.MODEL.VIT.SCALE_FACTORS, cfg.MODEL.VIT.OUT_CHANNELS = [1.0, 0.5, 0.25, 0.125], 16
+    bb = build_backbone(cfg)
+    assert isinstance(find_vit(bb)[1], type(create_vit("vit_micro_patch4")))
+    assert {k: (v.channels, v.stride) for k, v in bb.output_shape().items()} == {
+        f"p{i}": (16, 2 ** i) for i in range(2, 7)}
