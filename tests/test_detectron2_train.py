@@ -57,7 +57,8 @@ def test_smoke_recipe_lowers_the_loss_and_writes_metrics(fashion, tmp_path):
     out = tmp_path / "run"
     data = ["--train-json", fashion["train"]["json"], "--train-images", fashion["train"]["images"],
             "--val-json", fashion["val"]["json"], "--val-images", fashion["val"]["images"]]
-    common = ["--config", str(Path(__file__).resolve().parents[1] / "configs" / "coco" / "smoke.py"), "--output-dir", str(out), *data]
+    config = Path(__file__).resolve().parents[1] / "configs" / "coco" / "smoke.py"
+    common = ["--config", str(config), "--output-dir", str(out), *data]
     main([*common, "train.max_iter=24", "train.log_period=1", "dataloader.train.total_batch_size=2",
           "train.checkpointer.period=12", "lr_multiplier.warmup_iters=4"])
     losses = _losses(out / "train_log.json")

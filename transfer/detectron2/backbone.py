@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from . import compat
 
 compat.apply()
-from detectron2.layers import Conv2d, ShapeSpec  # noqa: E402
+from detectron2.layers import Conv2d  # noqa: E402
 from detectron2.modeling import Backbone  # noqa: E402
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool  # noqa: E402
 
@@ -82,7 +82,8 @@ class SimpleFeaturePyramid(Backbone):
             self.stages.append(nn.Sequential(
                 resample,
                 Conv2d(ch, out_channels, kernel_size=1, bias=False, norm=LayerNorm2d(out_channels)),
-                Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False, norm=LayerNorm2d(out_channels))))
+                Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False,
+                       norm=LayerNorm2d(out_channels))))
             strides.append(int(round(patch / scale)))
         self.top_block = LastLevelMaxPool() if top_block else None
         if top_block:

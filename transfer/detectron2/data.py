@@ -123,14 +123,3 @@ def register_coco(name: str, json_file: str | os.PathLike, image_root: str | os.
                 check.num_annotations - len(check.zero_size), len(check.categories), json_used)
     return check
 
-
-def check_registered(name: str) -> CocoCheck:
-    """Checks a set registered elsewhere (e.g. detectron2's ``coco_2017_train``) from its metadata's files."""
-    if name not in DatasetCatalog.list():
-        raise CocoDataError(f"no data set registered as {name!r}; give --train-json/--train-images or one of the "
-                            "registered names such as coco_2017_train")
-    meta = MetadataCatalog.get(name)
-    json_file, root = getattr(meta, "json_file", None), getattr(meta, "image_root", None)
-    if json_file is None or root is None:
-        raise CocoDataError(f"{name}: its metadata has no json_file/image_root to check")
-    return check_coco_json(json_file, root)

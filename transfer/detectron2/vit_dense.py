@@ -27,7 +27,8 @@ def default_global_blocks(depth: int) -> tuple[int, ...]:
 
 def create_dense_vit(name: str = "vit_base_patch16", img_size: int = 1024, window_size: int = 14,
                      global_blocks: Sequence[int] | None = None, drop_path_rate: float = 0.1,
-                     rel_pos: str | None = "decomposed", grad_checkpointing: bool = False, **kwargs) -> VisionTransformer:
+                     rel_pos: str | None = "decomposed", grad_checkpointing: bool = False,
+                     **kwargs) -> VisionTransformer:
     """A :class:`VisionTransformer` of size `name` with ViTDet's options for an `img_size` input.
 
     window_size 0 gives global attention everywhere. The cls token and the final ``norm`` stay in the module (so
