@@ -59,6 +59,21 @@ def relative_position_index(grid: tuple[int, int], with_cls: bool, device=None) 
     return out
 
 
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + bias) v for q, k, v [B, heads, N, hd].
+
+    SDPA (flash / memory-efficient kernels) everywhere except bf16 on a CPU, where torch's CPU flash kernel is
+    several times slower than two bf16 matrix products (its backward above all); there the products run explicitly
+    (softmax in fp32 under autocast).
+    """
+    if q.is_cuda or q.dtype != torch.bfloat16:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    attn = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+    if bias is not None:
+        attn = attn + bias
+    return attn.float().softmax(dim=-1).to(v.dtype) @ v
+
+
 class Attention(nn.Module):
     """x [B, N, D] -> [B, N, D]. Parameter names as timm's (`qkv`, `proj`) and ViTDet's / BEiT's tables."""
 
@@ -109,5 +124,5 @@ class Attention(nn.Module):
                     raise ValueError("the BEiT bias table supports at most one prefix (cls) token")
                 bias = self._bias_table_bias(grid, num_prefix, x.device)
             bias = bias.to(q.dtype)
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        x = attend(q, k, v, bias)
         return self.proj(x.transpose(1, 2).reshape(b, n, d))

@@ -98,3 +98,15 @@ def test_official_checkpoint_layout_loads_strict(tmp_path):
     assert report.unexpected == [] and report.missing == []
     VisionTransformer(embed_dim=768, depth=12, num_heads=12).load_state_dict(encoder_only, strict=True)
     torch.testing.assert_close(vit.blocks[3].attn.qkv.weight, full["blocks.3.attn.qkv.weight"])
+
+
+def test_cpu_bf16_attention_path_matches_sdpa():
+    import torch.nn.functional as F
+    from mae_core.attention import attend
+    q, k, v = (torch.randn(2, 3, 17, 16) for _ in range(3))
+    bias = torch.randn(1, 3, 17, 17)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    out = attend(q.bfloat16(), k.bfloat16(), v.bfloat16(), bias.bfloat16())
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, atol=5e-2, rtol=5e-2)
+    torch.testing.assert_close(attend(q, k, v, bias), ref)
