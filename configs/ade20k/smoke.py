@@ -18,21 +18,21 @@ model = dict(
     backbone=dict(img_size=128, patch_size=4, embed_dim=embed_dim, depth=depth, num_heads=3, out_indices=(1, 2, 3, 5),
                   drop_path_rate=0.1, init_values=1.0),
     neck=dict(embed_dim=embed_dim, rescales=[2, 1, 0.5, 0.25], norm_cfg=norm_cfg),
-    decode_head=dict(in_channels=[embed_dim] * 4, channels=128, pool_scales=(1, 2, 4), num_classes=10,
+    decode_head=dict(in_channels=[embed_dim] * 4, channels=64, pool_scales=(1, 2, 4), num_classes=10,
                      norm_cfg=norm_cfg),
-    auxiliary_head=dict(in_channels=embed_dim, channels=64, num_classes=10, norm_cfg=norm_cfg),
+    auxiliary_head=dict(in_channels=embed_dim, channels=32, num_classes=10, norm_cfg=norm_cfg),
     test_cfg=dict(_delete_=True, mode="whole", crop_size=(96, 96), stride=(64, 64)))
 
 optim_wrapper = dict(_delete_=True, type="OptimWrapper",
                      optimizer=dict(type="AdamW", lr=5e-4, betas=(0.9, 0.999), weight_decay=0.05),
                      constructor="MAELayerDecayConstructor", paramwise_cfg=dict(num_layers=depth, layer_decay_rate=0.75))
-max_iters = 300
+max_iters = 40
 param_scheduler = [
-    dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=30),
-    dict(type="PolyLR", eta_min=0.0, power=1.0, begin=30, end=max_iters, by_epoch=False),
+    dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=5),
+    dict(type="PolyLR", eta_min=0.0, power=1.0, begin=5, end=max_iters, by_epoch=False),
 ]
 train_cfg = dict(type="IterBasedTrainLoop", max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(logger=dict(type="LoggerHook", interval=25, log_metric_by_epoch=False),
+default_hooks = dict(logger=dict(type="LoggerHook", interval=10, log_metric_by_epoch=False),
                      checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend="gloo"))
 
@@ -51,6 +51,6 @@ test_pipeline = [
     dict(type="LoadAnnotations", reduce_zero_label=True),
     dict(type="PackSegInputs"),
 ]
-train_dataloader = dict(batch_size=8, num_workers=1, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(batch_size=4, num_workers=1, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=8, num_workers=1, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

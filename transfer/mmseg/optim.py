@@ -61,7 +61,7 @@ class MAELayerDecayConstructor(DefaultOptimWrapperConstructor):
             logger.debug("layer %d wd %.3g lr_scale %.4g: %d tensors", g["layer_id"], g["weight_decay"],
                          g["lr_scale"], len(g["params"]))
         # Build optimizer and wrapper through mmengine, with our groups in place of model.parameters().
-        from mmengine.optim import OPTIM_WRAPPERS, OPTIMIZERS
+        from mmengine.registry import OPTIM_WRAPPERS, OPTIMIZERS
         optimizer_cfg = self.optimizer_cfg.copy()
         optimizer_cfg["params"] = groups
         optimizer = OPTIMIZERS.build(optimizer_cfg)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from . import ensure_mmcv_ops  # noqa: F401  (stand-in before mmseg)
+from mmengine.hooks import Hook  # noqa: E402
 from .data import SPLITS, check_ade_root, dataset_overrides
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _set_checked(cfg, key: str, value) -> None:
     """cfg[key] = value for a dotted key whose parent and leaf exist; a typo is a KeyError naming the nearest key."""
-    node, parts = cfg, key.split(".")
+    node, parts = getattr(cfg, "_cfg_dict", cfg), key.split(".")
     for i, part in enumerate(parts):
         if not isinstance(node, dict) or part not in node:
             options = list(node.keys()) if isinstance(node, dict) else []
@@ -104,6 +105,17 @@ def build_config(args: argparse.Namespace):
     return cfg
 
 
+class _LastValMetrics(Hook):
+    """Keeps the metrics of the latest validation."""
+
+    def __init__(self) -> None:
+        self.metrics: dict | None = None
+        self.iter = -1
+
+    def after_val_epoch(self, runner, metrics: dict | None = None) -> None:
+        self.metrics, self.iter = dict(metrics or {}), runner.iter
+
+
 def run(argv: list[str] | None = None) -> dict:
     """Checks the data, trains (unless --eval-only), evaluates on the validation split, writes metrics.json."""
     args = parse_args(argv)
@@ -112,10 +124,13 @@ def run(argv: list[str] | None = None) -> dict:
     from mmengine.dist import is_main_process
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
+    record = _LastValMetrics()
+    runner.register_hook(record, priority="LOWEST")
     t0 = time.time()
     if not args.eval_only:
         runner.train()
-    metrics = runner.test()
+    # The train loop validates after its last iteration; evaluate again only when it did not.
+    metrics = record.metrics if record.metrics and record.iter == runner.iter else runner.test()
     wall = time.time() - t0
     out = {k: float(metrics[k]) for k in ("mIoU", "aAcc", "mAcc")}
     out.update(mode=cfg.model.test_cfg.get("mode", "whole"), iters=int(runner.iter), wall_s=round(wall, 1),
