@@ -6,6 +6,7 @@ pytest.importorskip("mmseg")
 pytestmark = pytest.mark.mmseg
 
 import transfer.mmseg  # noqa: E402,F401
+from mmengine.config import ConfigDict  # noqa: E402
 from mae_core.vit import VisionTransformer  # noqa: E402
 from transfer.mmseg import MAEViT  # noqa: E402
 
@@ -63,15 +64,16 @@ def test_zero_init_rel_pos_and_unit_layer_scale_keep_pretrained_output(tmp_path,
 
 
 def test_sliding_window_and_whole_inference_on_other_sizes():
-    model, _ = build_segmentor(**MICRO)
+    model, _ = build_segmentor()
     model.eval()
-    model.test_cfg = dict(mode="slide", crop_size=(48, 48), stride=(32, 32))
+    model.test_cfg = ConfigDict(mode="slide", crop_size=(48, 48), stride=(32, 32))
     x = torch.randn(1, 3, 80, 112)
-    meta = [dict(img_shape=(80, 112), ori_shape=(80, 112), pad_shape=(80, 112))]
+    def meta():  # slide_inference rewrites img_shape in place
+        return [dict(img_shape=(80, 112), ori_shape=(80, 112), pad_shape=(80, 112))]
     with torch.no_grad():
-        slide = model.inference(x, meta)
-        model.test_cfg = dict(mode="whole")
-        whole = model.inference(x, meta)
+        slide = model.inference(x, meta())
+        model.test_cfg = ConfigDict(mode="whole")
+        whole = model.inference(x, meta())
     assert slide.shape == whole.shape == (1, 10, 80, 112)
     assert torch.isfinite(slide).all()
 

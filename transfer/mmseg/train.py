@@ -7,6 +7,7 @@ Everything runs through mmengine's ``Runner`` (training loop, checkpoints, resum
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import logging
@@ -105,6 +106,21 @@ def build_config(args: argparse.Namespace):
     return cfg
 
 
+@contextlib.contextmanager
+def _full_unpickling(enabled: bool):
+    """Resuming / evaluating reads a Runner checkpoint (by default this output folder's), whose message hub holds mmengine objects
+    that torch.load(weights_only=True) (the default since torch 2.6) refuses; mmengine 0.10 does not pass the flag."""
+    key = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
+    old = os.environ.get(key)
+    if enabled:
+        os.environ[key] = "1"
+    try:
+        yield
+    finally:
+        if enabled:
+            os.environ.pop(key) if old is None else os.environ.__setitem__(key, old)
+
+
 class _LastValMetrics(Hook):
     """Keeps the metrics of the latest validation."""
 
@@ -127,10 +143,11 @@ def run(argv: list[str] | None = None) -> dict:
     record = _LastValMetrics()
     runner.register_hook(record, priority="LOWEST")
     t0 = time.time()
-    if not args.eval_only:
-        runner.train()
-    # The train loop validates after its last iteration; evaluate again only when it did not.
-    metrics = record.metrics if record.metrics and record.iter == runner.iter else runner.test()
+    with _full_unpickling(args.resume or args.eval_only):
+        if not args.eval_only:
+            runner.train()
+        # The train loop validates after its last iteration; evaluate again only when it did not.
+        metrics = record.metrics if record.metrics and record.iter == runner.iter else runner.test()
     wall = time.time() - t0
     out = {k: float(metrics[k]) for k in ("mIoU", "aAcc", "mAcc")}
     out.update(mode=cfg.model.test_cfg.get("mode", "whole"), iters=int(runner.iter), wall_s=round(wall, 1),
