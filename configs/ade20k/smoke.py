@@ -25,7 +25,8 @@ model = dict(
 
 optim_wrapper = dict(_delete_=True, type="OptimWrapper",
                      optimizer=dict(type="AdamW", lr=5e-4, betas=(0.9, 0.999), weight_decay=0.05),
-                     constructor="MAELayerDecayConstructor", paramwise_cfg=dict(num_layers=depth, layer_decay_rate=0.75))
+                     constructor="MAELayerDecayConstructor",
+                     paramwise_cfg=dict(num_layers=depth, layer_decay_rate=0.75))
 max_iters = 40
 param_scheduler = [
     dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=5),

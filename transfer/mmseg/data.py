@@ -49,7 +49,8 @@ def check_ade_root(root: str | os.PathLike, num_classes: int, splits: tuple[str,
             raise DataError(f"{img_dir}: no .jpg images")
         no_ann = sorted(set(imgs) - set(anns))
         if no_ann:
-            raise DataError(f"image without its annotation: {imgs[no_ann[0]]} (expected {ann_dir / (no_ann[0] + '.png')}"
+            expected = ann_dir / (no_ann[0] + ".png")
+            raise DataError(f"image without its annotation: {imgs[no_ann[0]]} (expected {expected}"
                             f"; {len(no_ann)} such images in {img_dir})")
         no_img = sorted(set(anns) - set(imgs))
         if no_img:

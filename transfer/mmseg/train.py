@@ -108,8 +108,9 @@ def build_config(args: argparse.Namespace):
 
 @contextlib.contextmanager
 def _full_unpickling(enabled: bool):
-    """Resuming / evaluating reads a Runner checkpoint (by default this output folder's), whose message hub holds mmengine objects
-    that torch.load(weights_only=True) (the default since torch 2.6) refuses; mmengine 0.10 does not pass the flag."""
+    """Resuming / evaluating reads a Runner checkpoint (by default this output folder's) whose message hub holds
+    mmengine objects that torch.load(weights_only=True), the default since torch 2.6, refuses; mmengine 0.10 does not
+    pass the flag. Trust: these files are written by the Runner of this tool."""
     key = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
     old = os.environ.get(key)
     if enabled:
