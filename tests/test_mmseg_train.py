@@ -6,7 +6,7 @@ import math
 import pytest
 
 pytest.importorskip("mmseg")
-pytestmark = [pytest.mark.mmseg, pytest.mark.slow]
+pytestmark = pytest.mark.mmseg
 
 from mae_core.data import DataError  # noqa: E402
 from transfer.mmseg.synthetic import make_fashion_ade  # noqa: E402
@@ -19,6 +19,7 @@ FAST = ["train_dataloader.batch_size=2", "train_dataloader.num_workers=0", "trai
         "test_dataloader.persistent_workers=False", "default_hooks.logger.interval=1"]
 
 
+@pytest.mark.slow
 def test_train_eval_resume(tmp_path):
     root, out = tmp_path / "data", tmp_path / "out"
     make_fashion_ade(root, num_train=4, num_val=2, size=128, seed=0)

@@ -24,13 +24,13 @@ model = dict(
     test_cfg=dict(_delete_=True, mode="whole", crop_size=(96, 96), stride=(64, 64)))
 
 optim_wrapper = dict(_delete_=True, type="OptimWrapper",
-                     optimizer=dict(type="AdamW", lr=5e-4, betas=(0.9, 0.999), weight_decay=0.05),
+                     optimizer=dict(type="AdamW", lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
                      constructor="MAELayerDecayConstructor",
                      paramwise_cfg=dict(num_layers=depth, layer_decay_rate=0.75))
-max_iters = 40
+max_iters = 150
 param_scheduler = [
-    dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=5),
-    dict(type="PolyLR", eta_min=0.0, power=1.0, begin=5, end=max_iters, by_epoch=False),
+    dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=10),
+    dict(type="PolyLR", eta_min=0.0, power=1.0, begin=10, end=max_iters, by_epoch=False),
 ]
 train_cfg = dict(type="IterBasedTrainLoop", max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(logger=dict(type="LoggerHook", interval=10, log_metric_by_epoch=False),
