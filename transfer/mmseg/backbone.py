@@ -7,6 +7,7 @@ Options of mmseg's MAE recipe: BEiT relative position bias (``rel_pos="bias"``, 
 images, sliding windows) by ``pos_embed_for``. Pretrained weights load in ``init_weights`` (as mmseg's
 ``init_cfg=Pretrained``), through ``mae_core.checkpoint.load_weights`` with a strict key report.
 """
+# Adapted from: the options of mmseg's MAE backbone and ADE20K recipe (configs/mae), on mae_core's ViT.
 from __future__ import annotations
 
 import logging

@@ -5,6 +5,8 @@ stand-in gives both in plain PyTorch; every other name resolves to a function or
 :class:`NotImplementedError` when *called* (not when imported), so ``from mmcv.ops import X`` never breaks an import.
 Call :func:`ensure_mmcv_ops` before the first ``import mmseg`` (``transfer.mmseg`` does it on import).
 """
+# Adapted from: the call semantics of mmcv.ops.point_sample and mmcv.ops.sigmoid_focal_loss (OpenMMLab), written
+# anew on torch.nn.functional.
 from __future__ import annotations
 
 import importlib

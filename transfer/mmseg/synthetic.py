@@ -5,6 +5,7 @@ Each canvas [S, S, 3] gets 2-4 items (28 px, scaled to S/4..S/2, tinted); an ite
 0 under ``reduce_zero_label``). Later items occlude earlier ones. Training canvases use Fashion-MNIST's train
 split, validation canvases its test split, so no item is shared.
 """
+# Adapted from: the copy-paste idea of synthetic segmentation canvases; written for Fashion-MNIST here.
 from __future__ import annotations
 
 import json
