@@ -1,0 +1,17 @@
+"""ADE20K semantic segmentation (UperNet, mmseg) with an MAE-pretrained ViT: train, --eval-only, --resume.
+
+    python tools/train_ade20k.py --config configs/ade20k/smoke.py --data-root runs/ade_fashion --num-classes 10 \
+        --pretrained runs/mae_demo/checkpoint.pth --output-dir runs/ade_smoke [--resume] [--eval-only] [key=value ...]
+    torchrun --nproc_per_node 8 tools/train_ade20k.py --launcher pytorch --config ... (multi-GPU)
+"""
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from transfer.mmseg.train import run  # noqa: E402
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run()
