@@ -29,10 +29,11 @@ def run_demo(config: str, output_dir: str, overrides: list[str], limit: int = 0)
     mode = "L" if cfg.model.in_chans == 1 else "RGB"
     train_loader, test_loader = fashion_loaders(cfg.model.img_size, cfg.data.mean, cfg.data.std, mode, limit=limit)
     encoder, _ = load_encoder(pre["checkpoint"])
-    mae = evaluate_encoder(encoder, train_loader, test_loader)
+    bf16 = cfg.train.precision == "bf16"
+    mae = evaluate_encoder(encoder, train_loader, test_loader, bf16)
     torch.manual_seed(cfg.train.seed)
     random_enc = VisionTransformer(**encoder_kwargs(encoder))
-    rand = evaluate_encoder(random_enc, train_loader, test_loader)
+    rand = evaluate_encoder(random_enc, train_loader, test_loader, bf16)
     pixels = evaluate_raw_pixels(limit)
     result = {"pretrain": pre, "pretrain_minutes": round(pretrain_s / 60, 2), "mae_encoder": mae,
               "random_encoder": rand, "raw_pixels": pixels, "output_dir": str(Path(output_dir).resolve())}

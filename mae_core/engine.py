@@ -11,6 +11,7 @@ import itertools
 import logging
 import math
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -219,7 +220,8 @@ class Pretrainer:
         if t.max_steps:
             total = min(total, t.max_steps)
         log = MetricLog(self.out, enabled=self.info.is_main)
-        bar = tqdm(total=total, initial=self.step, disable=not self.info.is_main, dynamic_ncols=True, desc="pretrain")
+        bar = tqdm(total=total, initial=self.step, disable=not self.info.is_main, dynamic_ncols=True, desc="pretrain",
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0)
         vis_batch, start, seen, loss_sum, n_loss = None, time.time(), 0, 0.0, 0
         tick = time.time()
         stop = self.step >= total
