@@ -1,7 +1,7 @@
 """ADE20K semantic segmentation (UperNet, mmseg) with an MAE-pretrained ViT: train, --eval-only, --resume.
 
     python tools/train_ade20k.py --config configs/ade20k/smoke.py --data-root runs/ade_fashion --num-classes 10 \
-        --pretrained runs/mae_demo/checkpoint.pth --output-dir runs/ade_smoke [--resume] [--eval-only] [key=value ...]
+        --pretrained runs/demo/checkpoint-final.pth --output-dir runs/ade_smoke [--resume] [--eval-only] [key=value ...]
     torchrun --nproc_per_node 8 tools/train_ade20k.py --launcher pytorch --config ... (multi-GPU)
 """
 import logging

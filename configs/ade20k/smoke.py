@@ -2,9 +2,9 @@
 patch 4) at 128 px crops (grid 32x32), on the Fashion-MNIST canvases of tools/make_ade_fashion.py (10 classes).
 
     python tools/make_ade_fashion.py --output-dir runs/ade_fashion
-    OMP_NUM_THREADS=1 python -m transfer.mmseg.mae_demo --output runs/mae_demo/checkpoint.pth --minutes 8 --batch 128
+    python tools/pretrain.py --config configs/pretrain/demo.py --data-path fashion-mnist --output-dir runs/demo
     OMP_NUM_THREADS=1 python tools/train_ade20k.py --config configs/ade20k/smoke.py --data-root runs/ade_fashion \
-        --num-classes 10 --pretrained runs/mae_demo/checkpoint.pth --output-dir runs/ade_smoke
+        --num-classes 10 --pretrained runs/demo/checkpoint-final.pth --output-dir runs/ade_smoke
 
 150 iterations at batch 4; measured on 2 shared CPU cores in docs/ade20k.md (mIoU from an MAE checkpoint vs from
 scratch at this budget). It is not ADE20K: on real ADE20K the full recipes reach mIoU 48.1 (ViT-B) and 53.6 (ViT-L).
