@@ -2,7 +2,8 @@
 a Gumbel-softmax relaxation during training, a conv decoder back to pixels.
 
 # Adapted from: the DALL-E dVAE recipe (Ramesh et al., 2021): Gumbel-softmax relaxation with the temperature
-# annealed towards 1/16, a KL term to the uniform prior over the vocabulary; written here at a small scale.
+# annealed towards 1/16, a KL term to the uniform prior over the vocabulary; written here at a small scale, with a
+# batch-level code-usage (diversity) term as in wav2vec 2.0 against codebook collapse in short runs.
 Shapes: x [N, C, H, W] in [0, 1] -> logits [N, V, H/s, W/s] -> soft one-hot -> reconstruction [N, C, H, W].
 """
 from __future__ import annotations
@@ -63,13 +64,21 @@ class DVAE(nn.Module):
         return self.decode(F.one_hot(ids, self.config["vocab_size"]).permute(0, 3, 1, 2).float())
 
 
-def dvae_loss(model: DVAE, x01: torch.Tensor, tau: float, kl_weight: float) -> tuple[torch.Tensor, dict]:
-    """Reconstruction MSE (summed over pixels, mean over images) + kl_weight * KL(q || uniform) (summed over cells)."""
+def dvae_loss(model: DVAE, x01: torch.Tensor, tau: float, kl_weight: float,
+              diversity_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
+    """Reconstruction MSE (summed over pixels, mean over images) + kl_weight * KL(q || uniform) (summed over cells)
+    + diversity_weight * cells * (log V - entropy of the batch's mean q): the last term keeps the vocabulary in use
+    (a short run otherwise settles on a handful of codes)."""
     rec, logits = model(x01, tau)
     mse = ((rec - x01) ** 2).flatten(1).sum(1).mean()
     logq = F.log_softmax(logits, dim=1)
-    kl = (logq.exp() * (logq + math.log(logits.shape[1]))).sum(1).flatten(1).sum(1).mean()
-    return mse + kl_weight * kl, {"mse_sum": mse.item(), "kl": kl.item()}
+    log_v = math.log(logits.shape[1])
+    kl = (logq.exp() * (logq + log_v)).sum(1).flatten(1).sum(1).mean()
+    mean_q = logq.exp().mean(dim=(0, 2, 3))
+    diversity = log_v + (mean_q * mean_q.clamp_min(1e-12).log()).sum()
+    cells = logits.shape[2] * logits.shape[3]
+    total = mse + kl_weight * kl + diversity_weight * cells * diversity
+    return total, {"mse_sum": mse.item(), "kl": kl.item(), "diversity_gap": diversity.item()}
 
 
 class DVAETokenizer(Tokenizer):

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 def to_unit(images: np.ndarray, in_chans: int) -> torch.Tensor:
     """uint8 [N, H, W] or [N, H, W, C] -> float [N, in_chans, H, W] in [0, 1]."""
-    x = torch.from_numpy(np.asarray(images)).float() / 255.0
+    x = torch.from_numpy(np.array(images)).float() / 255.0
     x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
     if x.shape[1] != in_chans:
         x = x.mean(1, keepdim=True).expand(-1, in_chans, -1, -1)
@@ -33,7 +33,8 @@ def hard_reconstruction_mse(model: DVAE, x01: torch.Tensor, batch: int = 500) ->
 
 def train_dvae(train_images: np.ndarray, val_images: np.ndarray, steps: int = 600, batch_size: int = 128,
                lr: float = 2e-3, vocab_size: int = 512, hidden: int = 32, stride: int = 4, in_chans: int = 1,
-               tau_start: float = 1.0, tau_end: float = 1 / 16, kl_weight: float = 0.01, seed: int = 0,
+               tau_start: float = 1.0, tau_end: float = 1 / 16, kl_weight: float = 0.01,
+               diversity_weight: float = 1.0, seed: int = 0,
                eval_every: int = 100) -> tuple[DVAE, list[dict]]:
     """Adam + cosine lr; the temperature decays exponentially from tau_start to tau_end over the run.
 
@@ -60,7 +61,7 @@ def train_dvae(train_images: np.ndarray, val_images: np.ndarray, steps: int = 60
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * frac))
         idx = torch.randint(0, len(x_train), (batch_size,), generator=g)
-        total, _ = dvae_loss(model, x_train[idx], tau, kl_weight)
+        total, _ = dvae_loss(model, x_train[idx], tau, kl_weight, diversity_weight)
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
