@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
+from pathlib import Path
 
 from ..cli import setup_logging
 from ..config import ConfigError
 from ..data import DataError
-from .rows import TABLES
-from .runner import SmallBudget, run_table
+from .rows import TABLES, find_rows
+from .runner import SmallBudget, random_init_reference, run_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     for f in dataclasses.fields(SmallBudget):
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
                        help=f"small-scale budget (default {f.default})")
+    p.add_argument("--reference", action="store_true",
+                   help="small scale: also evaluate the untrained model (the floor for ft / lin / k-NN)")
     p.add_argument("overrides", nargs="*", help="full scale: config overrides, section.key=value")
     a = p.parse_args(argv)
     setup_logging()
@@ -37,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
             if a.rows and not only:
                 continue
             run_table(t, a.output_dir, a.scale, seeds, budget, a.data_path, a.overrides, only=only)
+        if a.reference and a.scale == "small":
+            ref = [random_init_reference(find_rows("d")[0], Path(a.output_dir), s, budget) for s in seeds]
+            print("untrained model (same evaluation):", json.dumps(ref))
     except (ConfigError, DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ import torch
 
 from ..config import apply_overrides, to_dict
 from ..data import ArrayImageDataset, read_fashion_mnist
-from ..engine import build_mae, pretrain
+from ..engine import build_mae, manifest, pretrain
 from ..features import extract_features, knn_accuracy, linear_probe_accuracy
 from ..flops import pretrain_flops
 from ..pretrain_config import PretrainConfig
@@ -125,6 +125,28 @@ def run_row(row: Row, out: Path, seed: int, budget: SmallBudget) -> dict:
     result_file.write_text(json.dumps(result, indent=1))
     logger.info("%s seed %d: ft %.2f lin %.2f knn %.2f (%.0f s pretraining)", row.key, seed, result["ft"],
                 result["lin"], result["knn"], pretrain_s)
+    return result
+
+
+def random_init_reference(row: Row, out: Path, seed: int, budget: SmallBudget) -> dict:
+    """The same lin / k-NN / ft applied to the row's model before any pretraining (step 0): the floor that the
+    pretrained rows are to be compared with -> OUT/reference/random_init_seed<k>.json."""
+    path = out / "reference" / f"random_init_seed{seed}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    torch.set_num_threads(budget.threads or torch.get_num_threads())
+    cfg = apply_overrides(row.load("small"), budget.overrides(seed))
+    torch.manual_seed(seed)
+    model = build_mae(cfg.model)
+    ckpt = path.with_suffix(".pth")
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model.state_dict(), "manifest": manifest(model, cfg, 0)}, ckpt)
+    mode = "L" if cfg.model.in_chans == 1 else "RGB"
+    ft = short_finetune_fashion(str(ckpt), cfg.model.img_size, cfg.data.mean, cfg.data.std, mode,
+                                steps=budget.ft_steps, batch_size=budget.ft_batch, test_limit=budget.probe_test,
+                                seed=seed)
+    result = {"row": "random init (no pretraining)", "seed": seed, "ft": ft["top1"], **probe(str(ckpt), cfg, budget)}
+    path.write_text(json.dumps(result, indent=1))
     return result
 
 
