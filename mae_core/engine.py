@@ -31,6 +31,7 @@ from .mae import MaskedAutoencoder, create_mae
 from .vit import VIT_SIZES
 from .metrics_log import MetricLog, write_metrics
 from .pretrain_config import ModelConfig, PretrainConfig
+from .targets import parse_target_args
 from .transforms import build_pretrain_transform
 from .visualize import save_reconstruction_grid
 
@@ -43,23 +44,9 @@ class NonFiniteLossError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------------ builders
-def parse_target_args(text: str) -> dict:
-    """'a=1,b=x' -> {'a': 1, 'b': 'x'} (numbers parsed)."""
-    out = {}
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        if "=" not in item:
-            raise ConfigError(f"model.target_args item {item!r} is not key=value")
-        k, v = item.split("=", 1)
-        try:
-            out[k] = int(v) if v.lstrip("-").isdigit() else float(v) if v.replace(".", "", 1).isdigit() else v
-        except ValueError:
-            out[k] = v
-    return out
-
-
 def build_mae(m: ModelConfig) -> MaskedAutoencoder:
     kwargs = dict(img_size=m.img_size, in_chans=m.in_chans, decoder_embed_dim=m.decoder_embed_dim,
-                  decoder_depth=m.decoder_depth, decoder_num_heads=m.decoder_num_heads, target=m.target,
+                  decoder_depth=m.decoder_depth, decoder_num_heads=m.decoder_heads(), target=m.target,
                   mask_ratio=m.mask_ratio, masking=m.masking, mask_token_in_encoder=m.mask_token_in_encoder,
                   drop_path_rate=m.drop_path_rate, grad_checkpointing=m.grad_checkpointing,
                   target_kwargs=parse_target_args(m.target_args))
@@ -137,7 +124,7 @@ def set_rng_state(state: dict) -> None:
 def manifest(model: MaskedAutoencoder, cfg: PretrainConfig, step: int) -> dict:
     return {"format": "mae-toolkit/1", "encoder": model.encoder_config(),
             "decoder": {"embed_dim": cfg.model.decoder_embed_dim, "depth": cfg.model.decoder_depth,
-                        "num_heads": cfg.model.decoder_num_heads},
+                        "num_heads": cfg.model.decoder_heads()},
             "target": model.target.describe(), "img_size": cfg.model.img_size, "patch_size": model.patch_size,
             "mask_ratio": cfg.model.mask_ratio, "masking": cfg.model.masking,
             "mean": list(cfg.data.mean), "std": list(cfg.data.std), "step": step,
@@ -169,6 +156,7 @@ class Pretrainer:
             raise DataError(f"{cfg.data.path}: {len(self.dataset)} images give no full step of "
                             f"{t.batch_size * t.accum_iter * self.info.world_size} (batch x accum_iter x processes)")
         self.model = build_mae(cfg.model).to(self.info.device)
+        self.model.target.set_input_stats(cfg.data.mean, cfg.data.std)
         self.eff_batch = t.batch_size * t.accum_iter * self.info.world_size
         self.peak_lr = cfg.optim.lr or cfg.optim.base_lr * self.eff_batch / 256
         self.optimizer = build_optimizer(self.model, cfg.optim.weight_decay, self.peak_lr, tuple(cfg.optim.betas))
@@ -179,6 +167,8 @@ class Pretrainer:
             self.out.mkdir(parents=True, exist_ok=True)
         if resume and (self.out / LAST).exists():
             self.load(self.out / LAST)
+        elif self.model.target.needs_fit:
+            self.fit_target()
         self.forward = torch.compile(self.ddp or self.model) if t.compile else (self.ddp or self.model)
 
     # ------------------------------------------------------------------------------------------- state
@@ -203,6 +193,17 @@ class Pretrainer:
         set_rng_state(ckpt["rng"])
         self.last_good = path
         logger.info("resumed from %s at step %d", path, self.step)
+
+    @torch.no_grad()
+    def fit_target(self) -> None:
+        """Fits a target that needs data (PCA) on `model.target_fit_images` training images (epoch-0 views, same
+        seeded indices on every process, so every rank fits the same basis); its buffers then live in checkpoints."""
+        n = min(self.cfg.model.target_fit_images, len(self.dataset))
+        idx = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.cfg.train.seed))[:n]
+        self.dataset.set_epoch(0)
+        imgs = torch.stack([self.dataset[int(i)][0] for i in idx]).to(self.info.device)
+        self.model.target.fit(imgs)
+        logger.info("fitted target %r on %d training images", self.model.target.kind, n)
 
     # ------------------------------------------------------------------------------------------- loop
     def loader(self, epoch: int, skip_batches: int) -> DataLoader:

@@ -60,7 +60,11 @@ def masking_from_binary(mask: torch.Tensor, generator: torch.Generator | None = 
 
 
 def grid_masking(batch: int, grid: tuple[int, int], ratio: float, device=None) -> Masking:
-    """Keeps the top-left patch of every s x s cell, with ratio = 1 - 1/s^2 (0.75 keeps one of every four)."""
+    """Keeps the top-left patch of every s x s cell, with ratio = 1 - 1/s^2 (0.75 keeps one of every four).
+
+    Every sample keeps ceil(h/s) * ceil(w/s) patches: exactly L / s^2 when s divides the grid; otherwise the border's
+    partial cells keep their corner too (a 7x7 grid at 0.75 keeps 16 of 49, i.e. removes 67%).
+    """
     s = round((1.0 / (1.0 - ratio)) ** 0.5) if ratio < 1 else 0
     if s < 1 or abs((1 - 1 / s ** 2) - ratio) > 1e-6:
         raise ValueError(f"grid masking needs ratio = 1 - 1/s^2 (0.75, 0.888..., ...), got {ratio}")

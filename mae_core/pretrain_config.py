@@ -5,10 +5,12 @@ from dataclasses import dataclass, field
 
 from .config import ConfigError
 from .masking import MASKINGS, validate_masking
+from .targets import validate_target
 from .vit import VIT_SIZES
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+DECODER_HEAD_DIM = 32                       # the paper's decoder: 512 wide / 16 heads
 AUGMENTATIONS = ("none", "fixed_crop", "random_resized_crop", "random_resized_crop_color_jitter")
 
 
@@ -20,14 +22,19 @@ class ModelConfig:
     in_chans: int = 3
     decoder_embed_dim: int = 512
     decoder_depth: int = 8
-    decoder_num_heads: int = 16
+    decoder_num_heads: int = 16             # 0 = derived from the width (width / 32)
     mask_ratio: float = 0.75
     masking: str = "random"                 # random | block | grid
     target: str = "norm_pixel"              # pixel | norm_pixel | pca | dvae_token | ...
     target_args: str = ""                   # target-specific, e.g. "tokenizer=path.pth" (parsed by the target)
+    target_fit_images: int = 2048           # training images a fitted target (pca) sees before training
     mask_token_in_encoder: bool = False
     drop_path_rate: float = 0.0
     grad_checkpointing: bool = False
+
+    def decoder_heads(self) -> int:
+        """decoder_num_heads, or when 0 the width / 32 (the paper's decoder: 512 wide, 16 heads), at least 1."""
+        return self.decoder_num_heads or max(1, self.decoder_embed_dim // DECODER_HEAD_DIM)
 
 
 @dataclass
@@ -86,9 +93,13 @@ class PretrainConfig:
         patch = m.patch_size or VIT_SIZES[m.encoder][3]
         if m.img_size % patch:
             raise ConfigError(f"model.img_size={m.img_size} is not a multiple of the patch size {patch}")
-        if m.decoder_embed_dim % m.decoder_num_heads:
+        if m.decoder_embed_dim < 1 or m.decoder_num_heads < 0:
+            raise ConfigError(f"model.decoder_embed_dim={m.decoder_embed_dim} must be >= 1 and "
+                              f"model.decoder_num_heads={m.decoder_num_heads} >= 0 (0 = derived)")
+        if m.decoder_embed_dim % m.decoder_heads():
             raise ConfigError(f"model.decoder_embed_dim={m.decoder_embed_dim} is not divisible by "
-                              f"model.decoder_num_heads={m.decoder_num_heads}")
+                              f"model.decoder_num_heads={m.decoder_heads()}"
+                              + (" (derived: width / 32)" if not m.decoder_num_heads else ""))
         if m.decoder_depth < 1:
             raise ConfigError(f"model.decoder_depth must be >= 1, got {m.decoder_depth}")
         if m.masking not in MASKINGS:
@@ -98,6 +109,9 @@ class PretrainConfig:
             validate_masking(m.masking, grid, m.mask_ratio)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        validate_target(m.target, m.target_args, patch, m.in_chans)
+        if m.target_fit_images < 1:
+            raise ConfigError(f"model.target_fit_images must be >= 1, got {m.target_fit_images}")
         if d.augmentation not in AUGMENTATIONS:
             raise ConfigError(f"data.augmentation={d.augmentation!r} is not one of {', '.join(AUGMENTATIONS)}")
         if d.grayscale not in ("replicate", "single"):

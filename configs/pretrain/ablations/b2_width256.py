@@ -1,0 +1,17 @@
+"""Table 1(b) decoder width, row '256'. Paper (ViT-L, 800 epochs, IN-1k): ft 84.8, lin 71.3.
+
+Heads are derived (width / 32). Small scale: widths / 4 (the demo decoder is 128 wide, the paper's 512).
+
+Full scale (`config`, ViT-L):  python tools/pretrain.py --config configs/pretrain/ablations/b2_width256.py \
+    --data-path IMAGENET/train --output-dir runs/ablations/b2_width256
+Small scale (`small`, Fashion-MNIST, the demo ViT):  python tools/ablate.py --table b
+"""
+from mae_core.ablation.rows import derive
+
+ROW = '256'
+BASELINE = False
+PAPER = (84.8, 71.3)
+
+config = derive(__file__, "mae_vit_large.py",
+                ['model.target=pixel', 'model.decoder_embed_dim=256', 'model.decoder_num_heads=0'])
+small = derive(__file__, "demo.py", ['model.target=pixel', 'model.decoder_embed_dim=64', 'model.decoder_num_heads=0'])

@@ -1,0 +1,15 @@
+"""Trains this project's dVAE tokenizer (Gumbel-softmax, as DALL-E) for the dVAE-token target.
+
+  python tools/train_tokenizer.py --output runs/tokenizer/dvae.pth [--data-path fashion-mnist] [--steps 600]
+Then pretrain with  model.target=dvae_token model.target_args=tokenizer=dvae,path=runs/tokenizer/dvae.pth
+The stride must equal the MAE's patch size when the tokenizer sees images at the MAE's resolution (4 for the demo).
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mae_core.tokenizers.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())
