@@ -31,6 +31,7 @@ from .mae import MaskedAutoencoder, create_mae
 from .vit import VIT_SIZES
 from .metrics_log import MetricLog, write_metrics
 from .pretrain_config import ModelConfig, PretrainConfig
+from .schedule import WarmupCosine
 from .targets import parse_target_args
 from .transforms import build_pretrain_transform
 from .visualize import save_reconstruction_grid
@@ -85,12 +86,8 @@ def build_optimizer(model: torch.nn.Module, weight_decay: float, lr: float,
 
 
 def lr_at(epoch_float: float, cfg: PretrainConfig, peak_lr: float) -> float:
-    """Linear warmup, then half-cycle cosine to min_lr, evaluated per step (fractional epoch)."""
-    o, epochs = cfg.optim, cfg.train.epochs
-    if epoch_float < o.warmup_epochs:
-        return peak_lr * epoch_float / o.warmup_epochs
-    progress = (epoch_float - o.warmup_epochs) / max(epochs - o.warmup_epochs, 1e-8)
-    return o.min_lr + (peak_lr - o.min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    """The recipe's lr at a fractional epoch (warmup, then half-cycle cosine to min_lr), evaluated every step."""
+    return WarmupCosine(peak_lr, cfg.optim.min_lr, cfg.optim.warmup_epochs, cfg.train.epochs)(epoch_float)
 
 
 class SkipSampler(Sampler):

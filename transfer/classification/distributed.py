@@ -2,29 +2,20 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from mae_core.distributed import init_distributed as init_distributed_core
+
 logger = logging.getLogger(__name__)
 
 
 def init_distributed() -> tuple[int, int, torch.device]:
-    """-> (rank, world size, device). Starts the process group when torchrun set WORLD_SIZE > 1."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-    else:
-        device = torch.device("cpu")
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        logger.info("process group: rank %d of %d (%s)", rank, world, dist.get_backend())
-    return rank, world, device
+    """-> (rank, world size, device), through the core's set-up (torchrun's environment; gloo / nccl)."""
+    info = init_distributed_core("auto")
+    return info.rank, info.world_size, info.device
 
 
 def is_main() -> bool:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
-from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
+
+from mae_core.schedule import WarmupCosine
 
 from .distributed import all_reduce_sum
 from .metrics import confusion_matrix, summarize, topk_correct
@@ -21,19 +21,7 @@ from .metrics import confusion_matrix, summarize, topk_correct
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class Schedule:
-    """Linear warmup then half-cycle cosine to ``min_lr``, evaluated per step at a fractional epoch."""
-    lr: float
-    min_lr: float
-    warmup_epochs: float
-    epochs: int
-
-    def __call__(self, epoch: float) -> float:
-        if epoch < self.warmup_epochs:
-            return self.lr * epoch / self.warmup_epochs
-        t = (epoch - self.warmup_epochs) / max(self.epochs - self.warmup_epochs, 1e-8)
-        return self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+Schedule = WarmupCosine  # the project's one schedule (mae_core.schedule)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
