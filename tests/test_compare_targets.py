@@ -1,0 +1,74 @@
+"""tools/compare_targets.py: the Table 7 study (3 targets x pretrain / cls / COCO / ADE20K cells), resumable."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mae_core.study import compare_targets as ct
+
+REPO = Path(__file__).resolve().parents[1]
+MICRO = ["--pretrain-steps", "2", "--pretrain-batch", "8", "--tokenizer-steps", "2", "--ft-steps", "2",
+         "--ft-batch", "8", "--ft-test-images", "50", "--coco-iters", "3", "--ade-iters", "1",
+         "--synthetic-sizes", "4,2,4,2"]
+
+
+def test_table_from_cell_results(tmp_path):
+    """The table and its difference row come from the cells' result files; a missing cell is '-'."""
+    args = ct.build_parser().parse_args(["--output-dir", str(tmp_path)])
+    values = {"pixel": (80.0, 10.0, 9.0, 20.0), "norm_pixel": (82.0, 12.0, 11.0, 22.0),
+              "dvae_token": (81.5, 12.5, 10.0, None)}
+    for target, (top1, box, mask, miou) in values.items():
+        ct.write_atomic(ct.cell_dir(tmp_path, "cls", target) / "result.json", {"top1": top1})
+        ct.write_atomic(ct.cell_dir(tmp_path, "coco", target) / "result.json", {"box_ap": box, "mask_ap": mask})
+        if miou is not None:
+            ct.write_atomic(ct.cell_dir(tmp_path, "ade", target) / "result.json", {"miou": miou})
+    table = ct.build_table(args)
+    labels = [r["label"] for r in table["rows"]]
+    assert labels == ["pixel (w/o norm)", "pixel (w/ norm)", "dVAE token", "token - norm. pixel"]
+    diff = table["rows"][3]
+    assert diff["cls_top1"] == -0.5 and diff["coco_box_ap"] == 0.5 and diff["coco_mask_ap"] == -1.0
+    assert diff["ade_miou"] is None
+    md = ct.markdown(table)
+    assert "| token - norm. pixel | -0.5 | +0.5 | -1.0 | - |" in md
+    assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_cells_order_and_dependencies(tmp_path):
+    args = ct.build_parser().parse_args(["--output-dir", str(tmp_path), "--tasks", "cls,ade"])
+    cells = ct.cells(args)
+    assert [c for c, _ in cells[:3]] == ["pretrain_pixel", "pretrain_norm_pixel", "pretrain_dvae_token"]
+    assert ("ade_dvae_token", "pretrain_dvae_token") in cells and len(cells) == 9
+
+
+@pytest.mark.slow
+@pytest.mark.detectron2
+@pytest.mark.mmseg
+def test_end_to_end_micro_and_resume(tmp_path):
+    """All 12 cells (3 pretrainings, 9 transfers) at a micro budget; a second run skips every finished cell."""
+    pytest.importorskip("detectron2")
+    pytest.importorskip("mmseg")
+    out = tmp_path / "study"
+    cmd = [sys.executable, str(REPO / "tools" / "compare_targets.py"), "--output-dir", str(out), *MICRO]
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1500)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    table = json.loads((out / "table7.json").read_text())
+    assert [r["label"] for r in table["rows"]] == ["pixel (w/o norm)", "pixel (w/ norm)", "dVAE token",
+                                                  "token - norm. pixel"]
+    for row in table["rows"]:
+        for col in table["columns"]:
+            assert row[col["key"]] is not None and math.isfinite(row[col["key"]]), (row, col)
+    md = (out / "table7.md").read_text()
+    assert "token - norm. pixel" in md and md in first.stdout
+    results = sorted(out.glob("cells/*/result.json"))
+    assert len(results) == 12
+    mtimes = {p: p.stat().st_mtime_ns for p in results}
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stderr.count("result exists, skipped") == 12
+    assert "started" not in second.stderr
+    assert {p: p.stat().st_mtime_ns for p in results} == mtimes

@@ -1,0 +1,14 @@
+"""The paper's Table 7 (pixel w/o norm, pixel w/ norm, dVAE token targets -> classification, COCO, ADE20K) as one
+resumable command; see docs/study.md.
+
+  OMP_NUM_THREADS=1 python tools/compare_targets.py --output-dir runs/compare_targets      # small scale, CPU
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mae_core.study.compare_targets import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())
