@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from .checkpoint import atomic_save, package_versions
+from .checkpoint import atomic_save, load_weights, package_versions
 from .config import ConfigError, to_dict
 from .data import (ArrayImageDataset, DataError, ImageFolderDataset, SeededDataset, is_fashion_mnist_dir,
                    read_fashion_mnist)
@@ -184,7 +184,7 @@ class Pretrainer:
 
     def load(self, path: Path) -> None:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        self.model.load_state_dict(ckpt["model"])
+        load_weights(self.model, ckpt["model"], source=str(path))   # the one loader, strict
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.step, self.skipped = ckpt["step"], ckpt.get("skipped", 0)
         set_rng_state(ckpt["rng"])

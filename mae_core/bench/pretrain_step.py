@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ..flops import vit_encoder_flops
 from ..mae import create_mae
 from ..vit import VIT_SIZES
 
@@ -43,17 +44,14 @@ class StepSpec:
 
 
 def train_flops(s: StepSpec) -> float:
-    """Analytic FLOPs of one training step (3x the forward's matmul FLOPs; 2 per multiply-add)."""
+    """Analytic FLOPs of one training step: 3x the forward's matrix-product FLOPs (``mae_core.flops``'s count for
+    the encoder on the visible tokens and for the decoder on all tokens, plus the two linear maps between them)."""
     dim, depth, heads, patch, _ = VIT_SIZES[s.model]
     length = (s.img_size // patch) ** 2
     keep = int(length * (1 - s.mask_ratio))
-    pix = patch * patch * 3
-
-    def blocks(n_tok: int, d: int, n_blocks: int) -> float:
-        return n_blocks * (24 * n_tok * d * d + 4 * n_tok * n_tok * d)
-    dd = s.decoder_embed_dim
-    fwd = (2 * length * pix * dim + blocks(keep + 1, dim, depth) + 2 * (keep + 1) * dim * dd
-           + blocks(length + 1, dd, s.decoder_depth) + 2 * (length + 1) * dd * pix)
+    pix, dd = patch * patch * 3, s.decoder_embed_dim
+    fwd = (vit_encoder_flops(dim, depth, keep + 1, length, pix) + 2 * (keep + 1) * dim * dd
+           + vit_encoder_flops(dd, s.decoder_depth, length + 1, 0, 0) + 2 * (length + 1) * dd * pix)
     return 3.0 * fwd * s.batch
 
 
