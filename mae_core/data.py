@@ -83,10 +83,11 @@ def read_fashion_mnist(split: str = "train", root: str | os.PathLike | None = No
 
 
 class ArrayImageDataset(Dataset):
-    """In-memory uint8 images [N, H, W] (or [N, H, W, C]) with labels, through a PIL transform."""
+    """In-memory uint8 images [N, H, W] (or [N, H, W, C]) with labels, through a PIL transform; `mode` ('RGB',
+    'L') converts each image first (None keeps it)."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None) -> None:
-        self.images, self.labels, self.transform = images, labels, transform
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None, mode: str | None = None) -> None:
+        self.images, self.labels, self.transform, self.mode = images, labels, transform, mode
         self.classes = list(FASHION_MNIST_CLASSES) if int(labels.max(initial=0)) < 10 else None
 
     def __len__(self) -> int:
@@ -94,6 +95,8 @@ class ArrayImageDataset(Dataset):
 
     def __getitem__(self, i: int):
         img = Image.fromarray(self.images[i])
+        if self.mode and img.mode != self.mode:
+            img = img.convert(self.mode)
         return (self.transform(img) if self.transform else img), int(self.labels[i])
 
 

@@ -152,3 +152,15 @@ def test_finetune_ema_bf16_accumulation_cls_token(tmp_path, data, mae_ckpt):
     ck = torch.load(tmp_path / "checkpoint.pth", weights_only=False)
     assert "model_ema" in ck and "top1_ema" in m and "fc_norm.weight" not in ck["model"]
     assert not torch.equal(ck["model_ema"]["head.weight"], ck["model"]["head.weight"])
+
+
+def test_short_finetune_runs_the_transfer_with_a_step_budget(tmp_path, mae_ckpt):
+    from transfer.classification.short_finetune import short_finetune
+    out = tmp_path / "ft"
+    res = short_finetune(mae_ckpt, out, 28, (0.286,) * 3, (0.353,) * 3, steps=3, batch_size=8, test_per_class=2)
+    assert res["steps"] == 3 and res["test_images"] == 20 and 0 <= res["top1"] <= 100
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["steps"] == 3                  # one epoch over ceil(3 * 8 / 10) = 3 images per class
+    assert json.loads((out / "metrics.json").read_text())["top1"] == pytest.approx(res["top1"], abs=0.01)
+    again = short_finetune(mae_ckpt, out, 28, (0.286,) * 3, (0.353,) * 3, steps=3, batch_size=8, test_per_class=2)
+    assert again["top1"] == res["top1"]          # resumed after its last epoch: evaluated, not retrained

@@ -135,3 +135,16 @@ def test_missing_listed_image_is_named(tmp_path, fmnist):
     (tmp_path / "val_256" / "Places365_val_00000001.jpg").unlink()
     with pytest.raises(DataError, match="listed image not found: .*Places365_val_00000001.jpg"):
         read_split("places365", tmp_path, "val")
+
+
+def test_fashion_mnist_kind_reads_idx_per_class_limit_and_mode():
+    ds = build_dataset("fashion_mnist", "fashion-mnist", "train", limit=3, mode="RGB")
+    assert len(ds) == 30 and sorted(np.bincount(ds.labels).tolist()) == [3] * 10
+    img, y = ds[0]
+    assert img.mode == "RGB" and img.size == (28, 28) and 0 <= y < 10
+    gray = build_dataset("fashion_mnist", "fashion-mnist", "val", limit=2, mode="L")
+    assert len(gray) == 20 and gray[0][0].mode == "L"
+    with pytest.raises(DataError, match="num_classes=7"):
+        build_dataset("fashion_mnist", "fashion-mnist", "val", num_classes=7)
+    with pytest.raises(DataError, match="not found"):
+        build_dataset("fashion_mnist", "/nonexistent/idx", "val")

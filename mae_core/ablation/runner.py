@@ -24,7 +24,6 @@ from ..pretrain_config import PretrainConfig
 from ..pretrained import load_encoder
 from ..targets import parse_target_args
 from ..transforms import build_eval_transform
-from .finetune import short_finetune_fashion
 from .report import write_table
 from .rows import Row, find_rows
 
@@ -112,10 +111,7 @@ def run_row(row: Row, out: Path, seed: int, budget: SmallBudget) -> dict:
     pretrain_s = time.time() - t0
     lin = probe(pre["checkpoint"], cfg, budget)
     t1 = time.time()
-    mode = "L" if cfg.model.in_chans == 1 else "RGB"
-    ft = short_finetune_fashion(pre["checkpoint"], cfg.model.img_size, cfg.data.mean, cfg.data.std, mode,
-                                steps=budget.ft_steps, batch_size=budget.ft_batch, test_limit=budget.probe_test,
-                                seed=seed)
+    ft = finetune(pre["checkpoint"], run_dir / "finetune", cfg, budget, seed)
     result = {"table": row.table, "row": row.key, "label": row.label, "seed": seed, "ft": ft["top1"],
               "lin": lin["lin"], "knn": lin["knn"], "pretrain_flops_per_image": flops,
               "pretrain_wall_s": round(pretrain_s, 1), "finetune_wall_s": round(time.time() - t1, 1),
@@ -126,6 +122,13 @@ def run_row(row: Row, out: Path, seed: int, budget: SmallBudget) -> dict:
     logger.info("%s seed %d: ft %.2f lin %.2f knn %.2f (%.0f s pretraining)", row.key, seed, result["ft"],
                 result["lin"], result["knn"], pretrain_s)
     return result
+
+
+def finetune(checkpoint: str, out: Path, cfg: PretrainConfig, budget: SmallBudget, seed: int) -> dict:
+    """The ft column: the classification transfer's short fine-tune on Fashion-MNIST (test: probe_test images)."""
+    from transfer.classification.short_finetune import short_finetune  # transfer builds on mae_core: import late
+    return short_finetune(checkpoint, out, cfg.model.img_size, cfg.data.mean, cfg.data.std, steps=budget.ft_steps,
+                          batch_size=budget.ft_batch, test_per_class=budget.probe_test // 10, seed=seed)
 
 
 def random_init_reference(row: Row, out: Path, seed: int, budget: SmallBudget) -> dict:
@@ -141,10 +144,7 @@ def random_init_reference(row: Row, out: Path, seed: int, budget: SmallBudget) -
     ckpt = path.with_suffix(".pth")
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.state_dict(), "manifest": manifest(model, cfg, 0)}, ckpt)
-    mode = "L" if cfg.model.in_chans == 1 else "RGB"
-    ft = short_finetune_fashion(str(ckpt), cfg.model.img_size, cfg.data.mean, cfg.data.std, mode,
-                                steps=budget.ft_steps, batch_size=budget.ft_batch, test_limit=budget.probe_test,
-                                seed=seed)
+    ft = finetune(str(ckpt), path.parent / f"random_init_seed{seed}_finetune", cfg, budget, seed)
     result = {"row": "random init (no pretraining)", "seed": seed, "ft": ft["top1"], **probe(str(ckpt), cfg, budget)}
     path.write_text(json.dumps(result, indent=1))
     return result

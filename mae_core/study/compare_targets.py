@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer-steps", type=int, default=300, help="training steps of the dVAE tokenizer")
     p.add_argument("--ft-steps", type=int, default=100)
     p.add_argument("--ft-batch", type=int, default=64)
-    p.add_argument("--ft-test-images", type=int, default=2000)
+    p.add_argument("--ft-test-images", type=int, default=2000,
+                   help="fine-tuning evaluation: this many test images, the same number from every class")
     p.add_argument("--coco-iters", type=int, default=300)
     p.add_argument("--ade-iters", type=int, default=150)
     p.add_argument("--data", default="fashion-mnist",
@@ -107,16 +108,15 @@ def _checkpoint(args, target: str) -> str:
 
 
 def run_cls(args, target: str, work: Path) -> dict:
-    from ..ablation.finetune import short_finetune_fashion
+    from transfer.classification.short_finetune import short_finetune
     if args.data != "fashion-mnist":
         raise NotImplementedError("the small-scale classification cell fine-tunes on Fashion-MNIST; for other data "
                                   "use the classification transfer (tools/finetune.py) on the pretrain checkpoints")
     cfg = _pretrain_cfg(args, target)
-    mode = "L" if cfg.model.in_chans == 1 else "RGB"
     t0 = time.time()
-    ft = short_finetune_fashion(_checkpoint(args, target), cfg.model.img_size, cfg.data.mean, cfg.data.std, mode,
-                                steps=args.ft_steps, batch_size=args.ft_batch, test_limit=args.ft_test_images,
-                                seed=args.seed, device=_device())
+    ft = short_finetune(_checkpoint(args, target), work, cfg.model.img_size, cfg.data.mean, cfg.data.std,
+                        steps=args.ft_steps, batch_size=args.ft_batch, test_per_class=args.ft_test_images // 10,
+                        seed=args.seed)
     return {"top1": ft["top1"], "finetune": ft, "wall_s": round(time.time() - t0, 1)}
 
 

@@ -57,10 +57,13 @@ def probe_transform(d: DataConfig):
 def build_datasets(cfg: ClassificationConfig, data_path: str, train_tf, eval_only: bool = False):
     """-> (train dataset or None, val dataset, class names); the splits' classes must agree."""
     d = cfg.data
-    val = build_dataset(d.dataset, data_path, "val", eval_transform(d), d.num_classes, d.val_limit, d.places_split)
+    mode = "L" if len(d.mean) == 1 else "RGB"   # the channel count of the normalisation
+    val = build_dataset(d.dataset, data_path, "val", eval_transform(d), d.num_classes, d.val_limit, d.places_split,
+                        mode)
     if eval_only:
         return None, val, val.classes
-    train = build_dataset(d.dataset, data_path, "train", train_tf, d.num_classes, d.train_limit, d.places_split)
+    train = build_dataset(d.dataset, data_path, "train", train_tf, d.num_classes, d.train_limit, d.places_split,
+                          mode)
     if train.classes != val.classes:
         only_t = sorted(set(train.classes) - set(val.classes))[:5]
         only_v = sorted(set(val.classes) - set(train.classes))[:5]

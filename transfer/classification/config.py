@@ -8,7 +8,7 @@ from mae_core.config import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-DATASETS = ("folder", "inat2017", "inat2018", "inat2019", "places205", "places365")
+DATASETS = ("folder", "inat2017", "inat2018", "inat2019", "places205", "places365", "fashion_mnist")
 
 
 @dataclass

@@ -6,6 +6,8 @@
 - Places365: ``places365_train_{standard,challenge}.txt`` / ``places365_val.txt`` lines ``path label``, images under
   ``data_256`` (or ``data_large``) and ``val_256`` (or ``val_large``).
 - Places205: ``{train,val}_places205.csv`` lines ``path label``, images under ``images256``.
+- Fashion-MNIST (``fashion_mnist``): the IDX files (root ``fashion-mnist`` = the Debian package's, or a folder of
+  them), read into memory; ``val`` is its test split.
 Every entry is checked before training: a bad one is a DataError naming the file and the entry.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import os
 from pathlib import Path
 
-from mae_core.data import DataError, ImageFolderDataset, scan_images
+from mae_core.data import ArrayImageDataset, DataError, ImageFolderDataset, read_fashion_mnist, scan_images
 
 logger = logging.getLogger(__name__)
 
@@ -164,13 +166,29 @@ def limit_per_class(files: list, labels: list[int], n: int) -> tuple[list, list[
     return [files[i] for i in keep], [labels[i] for i in keep]
 
 
+def fashion_mnist_split(root: str | os.PathLike, split: str, transform=None, limit: int = 0,
+                        mode: str = "RGB") -> ArrayImageDataset:
+    """Fashion-MNIST's train ('train') or test ('val') split in memory, the first `limit` images per class."""
+    images, labels = read_fashion_mnist("train" if split == "train" else "test",
+                                        None if str(root) in ("", "fashion-mnist") else root)
+    keep, _ = limit_per_class(list(range(len(labels))), [int(y) for y in labels], limit)
+    return ArrayImageDataset(images[keep], labels[keep], transform, mode)
+
+
 def build_dataset(dataset: str, root: str | os.PathLike, split: str, transform=None, num_classes: int = 0,
-                  limit: int = 0, places_split: str = "standard") -> ImageListDataset:
-    """The Dataset of one split; num_classes > 0 must equal the data's class count (else a DataError)."""
+                  limit: int = 0, places_split: str = "standard", mode: str = "RGB"):
+    """The Dataset of one split (images converted to `mode`); num_classes > 0 must equal the data's class count
+    (else a DataError)."""
+    if dataset == "fashion_mnist":
+        ds = fashion_mnist_split(root, split, transform, limit, mode)
+        if num_classes and num_classes != len(ds.classes):
+            raise DataError(f"{root} (fashion_mnist): 10 classes but data.num_classes={num_classes} in the config")
+        logger.info("fashion_mnist %s: %d images", split, len(ds))
+        return ds
     files, labels, classes = read_split(dataset, root, split, places_split)
     if num_classes and len(classes) != num_classes:
         raise DataError(f"{root} ({dataset}, {split}): {len(classes)} classes in the data but data.num_classes="
                         f"{num_classes} in the config")
     files, labels = limit_per_class(files, labels, limit)
     logger.info("%s %s: %d images, %d classes", dataset, split, len(files), len(classes))
-    return ImageListDataset(files, labels, classes, transform, source=str(root))
+    return ImageListDataset(files, labels, classes, transform, source=str(root), mode=mode)
