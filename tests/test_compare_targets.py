@@ -72,3 +72,52 @@ def test_end_to_end_micro_and_resume(tmp_path):
     assert second.stderr.count("result exists, skipped") == 12
     assert "started" not in second.stderr
     assert {p: p.stat().st_mtime_ns for p in results} == mtimes
+
+
+FAKE_CELL = r"""
+import json, os, sys, time
+out, name = sys.argv[1], sys.argv[2]
+with open(os.path.join(out, "trace.jsonl"), "a") as f:
+    f.write(json.dumps({"cell": name, "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "t0": time.time()}) + "\n")
+time.sleep(0.4)
+if name == os.environ.get("FAIL_CELL"):
+    sys.exit(3)
+task, target = name.split("_", 1)
+d = os.path.join(out, "cells", name)
+with open(os.path.join(d, "result.json"), "w") as f:
+    json.dump({"top1": 1.0, "box_ap": 1.0, "mask_ap": 1.0, "miou": 1.0}, f)
+with open(os.path.join(out, "trace.jsonl"), "a") as f:
+    f.write(json.dumps({"cell": name, "end": time.time()}) + "\n")
+"""
+
+
+def test_scheduler_one_cell_per_gpu_dependencies_and_failures(tmp_path, monkeypatch):
+    """With 2 (pretended) GPUs two cells run at once, each alone on its GPU; transfers start only after their
+    pretraining; a failed pretraining blocks its transfers."""
+    script = tmp_path / "fake_cell.py"
+    script.write_text(FAKE_CELL)
+    monkeypatch.setattr(ct, "_gpu_count", lambda: 2)
+    monkeypatch.setattr(ct, "cell_command", lambda argv, name: [sys.executable, str(script), str(tmp_path), name])
+    monkeypatch.setenv("FAIL_CELL", "pretrain_dvae_token")
+    args = ct.build_parser().parse_args(["--output-dir", str(tmp_path), "--tasks", "cls,ade"])
+    state = ct.schedule(args, [])
+    assert state["pretrain_dvae_token"] == "failed"
+    assert state["cls_dvae_token"] == state["ade_dvae_token"] == "blocked"
+    assert all(v == "done" for k, v in state.items() if "dvae" not in k) and len(state) == 9
+    trace = [json.loads(x) for x in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    starts = {r["cell"]: r for r in trace if "t0" in r}
+    ends = {r["cell"]: r["end"] for r in trace if "end" in r}
+    assert {r["gpu"] for r in starts.values()} == {"0", "1"}
+    assert "cls_dvae_token" not in starts and "ade_dvae_token" not in starts
+    for task in ("cls", "ade"):
+        for target in ("pixel", "norm_pixel"):
+            assert starts[f"{task}_{target}"]["t0"] >= ends[f"pretrain_{target}"]
+    # never two cells on one GPU at once, and at some point two GPUs busy together
+    events = sorted([(r["t0"], 1, r["gpu"]) for r in starts.values()]
+                    + [(ends.get(c, r["t0"] + 0.4), -1, r["gpu"]) for c, r in starts.items()])
+    busy, most = {}, 0
+    for _, d, gpu in events:
+        busy[gpu] = busy.get(gpu, 0) + d
+        assert busy[gpu] <= 1
+        most = max(most, sum(busy.values()))
+    assert most == 2

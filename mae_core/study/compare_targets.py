@@ -239,6 +239,11 @@ def _gpu_count() -> int:
         return 0
 
 
+def cell_command(argv: list[str], name: str) -> list[str]:
+    """The subprocess that runs one cell: this module with the study's arguments and ``--run-cell``."""
+    return [sys.executable, "-m", "mae_core.study.compare_targets", *argv, "--run-cell", name]
+
+
 def schedule(args, argv: list[str]) -> dict[str, str]:
     """Runs every unfinished cell as a subprocess, at most one per GPU at a time (one at a time without GPUs);
     -> {cell: 'skipped' | 'done' | 'failed' | 'blocked'}."""
@@ -280,8 +285,7 @@ def schedule(args, argv: list[str]) -> dict[str, str]:
             d.mkdir(parents=True, exist_ok=True)
             log = open(d / "log.txt", "a")
             logger.info("cell %s: started%s (log %s)", name, "" if slot is None else f" on GPU {slot}", d / "log.txt")
-            proc = subprocess.Popen([sys.executable, "-m", "mae_core.study.compare_targets", *argv,
-                                     "--run-cell", name], env=env, stdout=log, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(cell_command(argv, name), env=env, stdout=log, stderr=subprocess.STDOUT,
                                     cwd=os.getcwd())
             running[name] = (proc, slot, log)
         if not running and all(name in state for name, _ in todo):
