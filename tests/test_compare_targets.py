@@ -121,3 +121,25 @@ def test_scheduler_one_cell_per_gpu_dependencies_and_failures(tmp_path, monkeypa
         assert busy[gpu] <= 1
         most = max(most, sum(busy.values()))
     assert most == 2
+
+
+def test_seeds_argv_and_mean_table(tmp_path):
+    from mae_core.study.seeds import markdown_mean, merge_tables, seed_argv
+    argv = ["--seeds", "0,1", "--ft-steps", "5", "--seeds=3", "--output-dir", "X"]
+    assert seed_argv(argv, 1, tmp_path) == ["--ft-steps", "5", "--output-dir", "X", "--seed", "1",
+                                            "--output-dir", str(tmp_path / "seed1")]
+    tables = []
+    for seed, (a, b) in enumerate([(80.0, 82.0), (84.0, 82.0)]):
+        args = ct.build_parser().parse_args(["--output-dir", str(tmp_path / f"seed{seed}"), "--seed", str(seed)])
+        ct.write_atomic(ct.cell_dir(tmp_path / f"seed{seed}", "cls", "norm_pixel") / "result.json", {"top1": a})
+        ct.write_atomic(ct.cell_dir(tmp_path / f"seed{seed}", "cls", "dvae_token") / "result.json", {"top1": b})
+        tables.append(ct.build_table(args))
+    merged = merge_tables(tables)
+    assert merged["seeds"] == [0, 1]
+    norm, token, diff = merged["rows"][1]["cls_top1"], merged["rows"][2]["cls_top1"], merged["rows"][3]["cls_top1"]
+    assert norm["mean"] == 82.0 and norm["std"] == pytest.approx(2.83, abs=0.01) and norm["values"] == [80.0, 84.0]
+    assert token == {"mean": 82.0, "std": 0.0, "n": 2, "values": [82.0, 82.0]}
+    assert diff["mean"] == 0.0 and diff["values"] == [2.0, -2.0]     # per seed first, then the mean
+    assert merged["rows"][0]["coco_box_ap"] is None
+    md = markdown_mean(merged)
+    assert "| pixel (w/ norm) | 82.0 ± 2.8 |" in md and "| token - norm. pixel | +0.0 ± 2.8 |" in md

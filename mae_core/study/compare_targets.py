@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=["small"], default="small",
                    help="small: Fashion-MNIST, the demo ViT and the smoke transfer configs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", help="several seeds, e.g. 0,1: one study per seed in OUT/seed<k>/, then the table of "
+                                   "mean ± std over them in OUT/")
     p.add_argument("--pretrain-steps", type=int, default=300)
     p.add_argument("--pretrain-batch", type=int, default=64)
     p.add_argument("--tokenizer-steps", type=int, default=300, help="training steps of the dVAE tokenizer")
@@ -341,21 +343,40 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if args.seeds:
+        return run_seeds(argv, out, [int(s) for s in args.seeds.split(",") if s.strip()])
     prepare_data(args)
     state = schedule(args, argv)
     table = build_table(args)
     table["cells"] = state
-    write_atomic(out / "table7.json", table)
-    md = markdown(table)
-    tmp = out / "table7.md.tmp"
-    tmp.write_text(md)
-    os.replace(tmp, out / "table7.md")
-    print(md, end="")
+    write_outputs(out, table, markdown(table))
     failed = [k for k, v in state.items() if v in ("failed", "blocked")]
     if failed:
         logger.error("cells not finished: %s (see OUT/cells/<cell>/log.txt)", ", ".join(failed))
         return 1
     return 0
+
+
+def write_outputs(out: Path, table: dict, md: str) -> None:
+    """OUT/table7.json and OUT/table7.md (both atomically); the Markdown is printed."""
+    write_atomic(out / "table7.json", table)
+    tmp = out / "table7.md.tmp"
+    tmp.write_text(md)
+    os.replace(tmp, out / "table7.md")
+    print(md, end="")
+
+
+def run_seeds(argv: list[str], out: Path, seeds: list[int]) -> int:
+    """One study per seed (OUT/seed<k>/, each resumable), then the mean ± std table in OUT/."""
+    from .seeds import markdown_mean, merge_tables, read_seed_tables, seed_argv
+    if not seeds:
+        raise SystemExit("--seeds: give at least one seed, e.g. --seeds 0,1")
+    codes = [main(seed_argv(argv, s, out)) for s in seeds]
+    tables = read_seed_tables(out, seeds)
+    if tables:
+        merged = merge_tables(tables)
+        write_outputs(out, merged, markdown_mean(merged))
+    return max(codes)
 
 
 if __name__ == "__main__":
