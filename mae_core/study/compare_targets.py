@@ -28,8 +28,9 @@ TARGETS = (("pixel", "pixel (w/o norm)", "d1_pixel"),
            ("norm_pixel", "pixel (w/ norm)", "d2_norm_pixel"),
            ("dvae_token", "dVAE token", "d4_dvae_token"))
 TASKS = ("cls", "coco", "ade")
-COLUMNS = (("cls", "top1", "IN1K top-1"), ("coco", "box_ap", "COCO AP^box"), ("coco", "mask_ap", "COCO AP^mask"),
-           ("ade", "miou", "ADE20K mIoU"))
+# (task, result key, column name); the paper's columns are IN1K top-1, COCO AP^box / AP^mask, ADE20K mIoU
+COLUMNS = (("cls", "top1", "classification top-1"), ("coco", "box_ap", "COCO-format AP^box"),
+           ("coco", "mask_ap", "COCO-format AP^mask"), ("ade", "miou", "ADE20K-format mIoU"))
 
 
 def build_parser() -> argparse.ArgumentParser:
