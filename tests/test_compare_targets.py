@@ -143,3 +143,18 @@ def test_seeds_argv_and_mean_table(tmp_path):
     assert merged["rows"][0]["coco_box_ap"] is None
     md = markdown_mean(merged)
     assert "| pixel (w/ norm) | 82.0 ± 2.8 |" in md and "| token - norm. pixel | +0.0 ± 2.8 |" in md
+
+
+def test_with_scratch_row_is_a_random_init_checkpoint_and_a_table_row(tmp_path):
+    from mae_core.pretrained import load_encoder
+    args = ct.build_parser().parse_args(["--output-dir", str(tmp_path), "--with-scratch", "--tasks", "cls",
+                                         "--pretrain-batch", "8"])
+    assert ("cls_scratch", "pretrain_scratch") in ct.cells(args) and len(ct.cells(args)) == 8
+    res = ct.run_cell(args, "pretrain_scratch")
+    model, _ = load_encoder(res["checkpoint"])
+    assert res["target"] == "none (random init)" and model.embed_dim == 192 and len(model.blocks) == 6
+    ct.write_atomic(ct.cell_dir(tmp_path, "cls", "scratch") / "result.json", {"top1": 40.0})
+    table = ct.build_table(args)
+    assert [r["target"] for r in table["rows"]] == ["pixel", "norm_pixel", "dvae_token", "difference", "scratch"]
+    assert table["rows"][-1]["cls_top1"] == 40.0
+    assert "| random init (no pretraining) | 40.0 | - | - | - |" in ct.markdown(table)

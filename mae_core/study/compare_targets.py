@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 TARGETS = (("pixel", "pixel (w/o norm)", "d1_pixel"),
            ("norm_pixel", "pixel (w/ norm)", "d2_norm_pixel"),
            ("dvae_token", "dVAE token", "d4_dvae_token"))
+# the optional floor (--with-scratch): the same encoder, randomly initialised (the norm-pixel row's config, no steps)
+SCRATCH = ("scratch", "random init (no pretraining)", "d2_norm_pixel")
 TASKS = ("cls", "coco", "ade")
 # (task, result key, column name); the paper's columns are IN1K top-1, COCO AP^box / AP^mask, ADE20K mIoU
 COLUMNS = (("cls", "top1", "classification top-1"), ("coco", "box_ap", "COCO-format AP^box"),
@@ -65,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", default=",".join(TASKS), help="subset of cls,coco,ade")
     p.add_argument("--coco-config", default=str(REPO / "configs" / "coco" / "smoke.py"))
     p.add_argument("--ade-config", default=str(REPO / "configs" / "ade20k" / "smoke.py"))
+    p.add_argument("--with-scratch", action="store_true",
+                   help="also a row of the same encoder randomly initialised (no pretraining), transferred alike")
     p.add_argument("--run-cell", help=argparse.SUPPRESS)
     return p
 
@@ -86,11 +90,16 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def targets(args) -> tuple[tuple[str, str, str], ...]:
+    """(key, row label, Table 1(d) row config) of the table's rows, the scratch floor last when asked for."""
+    return TARGETS + ((SCRATCH,) if getattr(args, "with_scratch", False) else ())
+
+
 def _pretrain_cfg(args, target: str):
     from ..ablation.rows import default_rows_dir, find_rows
     from ..ablation.runner import SmallBudget, prepare_tokenizer
     from ..config import apply_overrides
-    row = {r.key: r for r in find_rows("d", default_rows_dir())}[dict((t, k) for t, _, k in TARGETS)[target]]
+    row = {r.key: r for r in find_rows("d", default_rows_dir())}[dict((t, k) for t, _, k in targets(args))[target]]
     budget = SmallBudget(pretrain_steps=args.pretrain_steps, batch_size=args.pretrain_batch)
     over = budget.overrides(args.seed) + [f"data.path={args.data}"]
     cfg = apply_overrides(row.load("small"), over)
@@ -102,10 +111,25 @@ def _pretrain_cfg(args, target: str):
 def run_pretrain(args, target: str, work: Path) -> dict:
     from ..engine import pretrain
     cfg = _pretrain_cfg(args, target)
+    if target == SCRATCH[0]:
+        return save_random_init(cfg, work, args.seed)
     t0 = time.time()
     pre = pretrain(cfg, work)
     return {"checkpoint": pre["checkpoint"], "final_loss": pre.get("final_loss"), "wall_s": round(time.time() - t0, 1),
             "target": cfg.model.target, "target_args": cfg.model.target_args}
+
+
+def save_random_init(cfg, work: Path, seed: int) -> dict:
+    """The scratch row's 'pretraining': the MAE of `cfg` at its initialisation, saved with the engine's manifest."""
+    import torch
+    from ..checkpoint import atomic_save
+    from ..engine import build_mae, manifest
+    torch.manual_seed(seed)
+    model = build_mae(cfg.model)
+    path = work / "checkpoint-init.pth"
+    atomic_save({"model": model.state_dict(), "manifest": manifest(model, cfg, 0)}, path)
+    return {"checkpoint": str(path), "final_loss": None, "wall_s": 0.0, "target": "none (random init)",
+            "target_args": ""}
 
 
 def _checkpoint(args, target: str) -> str:
@@ -233,8 +257,8 @@ def cells(args) -> list[tuple[str, str | None]]:
     bad = set(tasks) - set(TASKS)
     if bad:
         raise SystemExit(f"unknown tasks {sorted(bad)}; known: {', '.join(TASKS)}")
-    out = [(f"pretrain_{t}", None) for t, _, _ in TARGETS]
-    out += [(f"{task}_{t}", f"pretrain_{t}") for task in tasks for t, _, _ in TARGETS]
+    out = [(f"pretrain_{t}", None) for t, _, _ in targets(args)]
+    out += [(f"{task}_{t}", f"pretrain_{t}") for task in tasks for t, _, _ in targets(args)]
     return out
 
 
@@ -305,22 +329,28 @@ def build_table(args) -> dict:
     out = Path(args.output_dir)
     rows = []
     for target, label, _ in TARGETS:
-        row = {"target": target, "label": label}
-        for task, key, _ in COLUMNS:
-            f = cell_dir(out, task, target) / "result.json"
-            row[f"{task}_{key}"] = json.loads(f.read_text()).get(key) if f.exists() else None
-        rows.append(row)
+        rows.append(_row(out, target, label))
     diff = {"target": "difference", "label": "token - norm. pixel"}
     for task, key, _ in COLUMNS:
         a, b = rows[2][f"{task}_{key}"], rows[1][f"{task}_{key}"]
         diff[f"{task}_{key}"] = None if a is None or b is None else round(a - b, 2)
     rows.append(diff)
+    if getattr(args, "with_scratch", False):   # the floor goes below the paper's rows
+        rows.append(_row(out, *SCRATCH[:2]))
     return {"rows": rows, "columns": [{"key": f"{t}_{k}", "name": n} for t, k, n in COLUMNS],
             "scale": args.scale, "budget": {k: getattr(args, k) for k in (
                 "seed", "pretrain_steps", "pretrain_batch", "tokenizer_steps", "ft_steps", "ft_batch", "ft_blr",
                 "ft_test_images", "coco_iters", "ade_iters", "data")},
             "note": "small scale: classification is Fashion-MNIST fine-tuning, detection / segmentation the generated "
                     "Fashion-MNIST COCO / ADE20K-format sets; not comparable with the paper's numbers"}
+
+
+def _row(out: Path, target: str, label: str) -> dict:
+    row = {"target": target, "label": label}
+    for task, key, _ in COLUMNS:
+        f = cell_dir(out, task, target) / "result.json"
+        row[f"{task}_{key}"] = json.loads(f.read_text()).get(key) if f.exists() else None
+    return row
 
 
 def markdown(table: dict) -> str:
