@@ -146,8 +146,7 @@ def run_cls(args, target: str, work: Path) -> dict:
     t0 = time.time()
     ft = short_finetune(_checkpoint(args, target), work, cfg.model.img_size, cfg.data.mean, cfg.data.std,
                         steps=args.ft_steps, batch_size=args.ft_batch, base_lr=args.ft_blr,
-                        test_per_class=args.ft_test_images // 10,
-                        seed=args.seed)
+                        test_per_class=args.ft_test_images // 10, seed=args.seed)
     return {"top1": ft["top1"], "finetune": ft, "wall_s": round(time.time() - t0, 1)}
 
 
