@@ -128,6 +128,15 @@ def manifest(model: MaskedAutoencoder, cfg: PretrainConfig, step: int) -> dict:
             "versions": package_versions(), "config": to_dict(cfg)}
 
 
+def save_initial_checkpoint(cfg: PretrainConfig, path: str | Path, seed: int) -> str:
+    """The MAE of `cfg` at its initialisation (seeded), saved atomically with the manifest (step 0): the
+    'no pretraining' floor of the ablation tables and the target study -> the path."""
+    torch.manual_seed(seed)
+    model = build_mae(cfg.model)
+    atomic_save({"model": model.state_dict(), "manifest": manifest(model, cfg, 0)}, path)
+    return str(path)
+
+
 # ------------------------------------------------------------------------------------------------ the loop
 class Pretrainer:
     """Holds the state of one pretraining run; ``run()`` trains until the epochs, max_steps or time limit end."""

@@ -129,3 +129,17 @@ def test_pretrain_tool_end_to_end(fashion_folder, tmp_path):
                           str(tmp_path / "missing"), "--output-dir", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "missing" in bad.stderr and "does not exist" in bad.stderr
+
+
+def test_initial_checkpoint_is_seeded_and_loads_as_an_encoder(tmp_path):
+    from mae_core.engine import save_initial_checkpoint
+    from mae_core.pretrained import load_encoder
+    cfg = smoke_cfg("fashion-mnist")
+    a = torch.load(save_initial_checkpoint(cfg, tmp_path / "a.pth", 3), weights_only=False)
+    b = torch.load(save_initial_checkpoint(cfg, tmp_path / "b.pth", 3), weights_only=False)
+    c = torch.load(save_initial_checkpoint(cfg, tmp_path / "c.pth", 4), weights_only=False)
+    assert a["manifest"]["step"] == 0 and set(a["model"]) == set(c["model"])
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert not torch.equal(a["model"]["blocks.0.attn.qkv.weight"], c["model"]["blocks.0.attn.qkv.weight"])
+    model, _ = load_encoder(tmp_path / "a.pth")
+    assert torch.equal(model.state_dict()["blocks.0.attn.qkv.weight"], a["model"]["blocks.0.attn.qkv.weight"])

@@ -17,7 +17,7 @@ import torch
 
 from ..config import apply_overrides, to_dict
 from ..data import ArrayImageDataset, read_fashion_mnist
-from ..engine import build_mae, manifest, pretrain
+from ..engine import build_mae, pretrain, save_initial_checkpoint
 from ..features import extract_features, knn_accuracy, linear_probe_accuracy
 from ..flops import pretrain_flops
 from ..pretrain_config import PretrainConfig
@@ -139,13 +139,9 @@ def random_init_reference(row: Row, out: Path, seed: int, budget: SmallBudget) -
         return json.loads(path.read_text())
     torch.set_num_threads(budget.threads or torch.get_num_threads())
     cfg = apply_overrides(row.load("small"), budget.overrides(seed))
-    torch.manual_seed(seed)
-    model = build_mae(cfg.model)
-    ckpt = path.with_suffix(".pth")
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": model.state_dict(), "manifest": manifest(model, cfg, 0)}, ckpt)
-    ft = finetune(str(ckpt), path.parent / f"random_init_seed{seed}_finetune", cfg, budget, seed)
-    result = {"row": "random init (no pretraining)", "seed": seed, "ft": ft["top1"], **probe(str(ckpt), cfg, budget)}
+    ckpt = save_initial_checkpoint(cfg, path.with_suffix(".pth"), seed)
+    ft = finetune(ckpt, path.parent / f"random_init_seed{seed}_finetune", cfg, budget, seed)
+    result = {"row": "random init (no pretraining)", "seed": seed, "ft": ft["top1"], **probe(ckpt, cfg, budget)}
     path.write_text(json.dumps(result, indent=1))
     return result
 

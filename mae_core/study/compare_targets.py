@@ -111,25 +111,14 @@ def _pretrain_cfg(args, target: str):
 def run_pretrain(args, target: str, work: Path) -> dict:
     from ..engine import pretrain
     cfg = _pretrain_cfg(args, target)
-    if target == SCRATCH[0]:
-        return save_random_init(cfg, work, args.seed)
+    if target == SCRATCH[0]:   # the floor: the same model at its initialisation, no steps
+        from ..engine import save_initial_checkpoint
+        return {"checkpoint": save_initial_checkpoint(cfg, work / "checkpoint-init.pth", args.seed),
+                "final_loss": None, "wall_s": 0.0, "target": "none (random init)", "target_args": ""}
     t0 = time.time()
     pre = pretrain(cfg, work)
     return {"checkpoint": pre["checkpoint"], "final_loss": pre.get("final_loss"), "wall_s": round(time.time() - t0, 1),
             "target": cfg.model.target, "target_args": cfg.model.target_args}
-
-
-def save_random_init(cfg, work: Path, seed: int) -> dict:
-    """The scratch row's 'pretraining': the MAE of `cfg` at its initialisation, saved with the engine's manifest."""
-    import torch
-    from ..checkpoint import atomic_save
-    from ..engine import build_mae, manifest
-    torch.manual_seed(seed)
-    model = build_mae(cfg.model)
-    path = work / "checkpoint-init.pth"
-    atomic_save({"model": model.state_dict(), "manifest": manifest(model, cfg, 0)}, path)
-    return {"checkpoint": str(path), "final_loss": None, "wall_s": 0.0, "target": "none (random init)",
-            "target_args": ""}
 
 
 def _checkpoint(args, target: str) -> str:

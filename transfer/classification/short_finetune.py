@@ -8,8 +8,10 @@ drop path, which only pay off over long schedules. Evaluation keeps the image si
 """
 from __future__ import annotations
 
+import json
 import math
 import os
+from pathlib import Path
 
 from mae_core.config import apply_overrides
 
@@ -45,7 +47,8 @@ def short_finetune(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
     cfg = short_finetune_config(img_size, mean, std, **recipe)
     metrics = run_finetune(cfg, data_path, str(output_dir), pretrained=str(checkpoint),
                            resume="auto" if resume else None)
-    steps = cfg.data.train_limit * cfg.data.num_classes // cfg.finetune.batch_size  # one epoch, last batch dropped
-    return {"top1": round(metrics["top1"], 2), "top5": round(metrics["top5"], 2), "steps": steps,
-            "batch_size": cfg.finetune.batch_size, "lr": cfg.finetune.blr * cfg.finetune.batch_size / 256,
-            "test_images": cfg.data.val_limit * cfg.data.num_classes, "output_dir": str(output_dir)}
+    log = (Path(output_dir) / "log.jsonl").read_text().splitlines()   # the epoch record of the run
+    return {"top1": round(metrics["top1"], 2), "top5": round(metrics["top5"], 2),
+            "steps": json.loads(log[-1])["steps"], "batch_size": cfg.finetune.batch_size,
+            "lr": cfg.finetune.blr * cfg.finetune.batch_size / 256, "test_images": metrics["num_samples"],
+            "output_dir": str(output_dir)}
