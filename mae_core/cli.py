@@ -7,8 +7,8 @@ import json
 import logging
 import sys
 
-from .config import ConfigError, load_config
-from .data import DataError
+from mae_core.config import ConfigError, load_config
+from mae_core.data.datasets import DataError
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-path", default=None, help="folder of images, Fashion-MNIST IDX folder, or 'fashion-mnist'")
     args = p.parse_args(argv)
     setup_logging()
-    from .engine import pretrain
+    from mae_core.engine.trainer import pretrain
     try:
         cfg = load_config(args.config, args.overrides + ([f"data.path={args.data_path}"] if args.data_path else []))
         if args.eval_only:

@@ -133,3 +133,17 @@ def from_dict(cls: type, data: dict) -> Any:
             v = tuple(v)
         kwargs[k] = v
     return cls(**kwargs)
+
+
+def shipped_config(relative: str) -> Path:
+    """The path of a recipe shipped with the package: ``shipped_config("pretrain/demo.py")`` -> .../configs/...
+
+    The recipes under ``configs/`` install as the package ``mae_configs``, so this works from a checkout, an editable
+    install and a wheel alike.
+    """
+    import importlib.resources
+
+    path = Path(str(importlib.resources.files("mae_configs").joinpath(relative)))
+    if not path.exists():
+        raise ConfigError(f"no shipped config {relative!r} (looked in {path.parent})")
+    return path

@@ -20,7 +20,7 @@ def build_segmentor(cfg_path=SMOKE, **backbone):
 
 def save_mae_checkpoint(path, encoder="vit_micro_patch4", full=True, seed=0, **kwargs):
     """A pretrained-looking MAE checkpoint: random weights, perturbed so no tensor is at its init value."""
-    from mae_core.mae import create_mae
+    from mae_core.models.mae import create_mae
     torch.manual_seed(seed)
     mae = create_mae(encoder, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2, norm_pix_loss=True,
                      **kwargs)

@@ -1,7 +1,6 @@
 """Shared fixtures: small real-image folders written from Fashion-MNIST, micro models."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,13 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def write_fashion_folder(root: Path, n_per_class: int = 8, classes: int = 3, split: str = "train",
                          size: int = 32) -> Path:
     """Writes real Fashion-MNIST items as PNGs in class sub-folders (ImageNet layout)."""
-    from mae_core.data import read_fashion_mnist
+    from mae_core.data.datasets import read_fashion_mnist
     images, labels = read_fashion_mnist(split)
     for c in range(classes):
         d = root / f"class_{c}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from mae_core.mae import create_mae
-from mae_core.vit import VisionTransformer, create_vit
+from mae_core.models.mae import create_mae
+from mae_core.models.vit import VisionTransformer, create_vit
 
 MICRO = dict(embed_dim=64, depth=2, num_heads=2, patch_size=4, img_size=32)
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mae_core.config import ConfigError, load_config
-from mae_core.masking import block_masking, build_mask_generator, grid_masking, num_kept
+from mae_core.models.masking import block_masking, build_mask_generator, grid_masking, num_kept
 
 
 def components(grid: torch.Tensor) -> int:

@@ -3,14 +3,14 @@ FLOPs; augmentations; bad ablation values are errors before training naming the 
 import pytest
 import torch
 
-from mae_core.ablation.report import summarize
-from mae_core.ablation.rows import TABLES, Row, find_rows
 from mae_core.config import ConfigError, load_config
-from mae_core.engine import build_mae
-from mae_core.flops import encoder_flops, pretrain_flops, vit_encoder_flops
-from mae_core.pretrain_config import ModelConfig
-from mae_core.tokenizers.dvae import DVAE, save_dvae
-from mae_core.transforms import build_pretrain_transform
+from mae_core.data.transforms import build_pretrain_transform
+from mae_core.engine.pretrain_config import ModelConfig
+from mae_core.engine.trainer import build_mae
+from mae_core.models.flops import encoder_flops, pretrain_flops, vit_encoder_flops
+from mae_core.targets.tokenizers.dvae import DVAE, save_dvae
+from transfer.studies.ablation.report import summarize
+from transfer.studies.ablation.rows import TABLES, Row, find_rows
 
 ALL_ROWS = [r for t in TABLES for r in find_rows(t)]
 

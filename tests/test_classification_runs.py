@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from mae_core.checkpoint import atomic_save
+from mae_core.checkpoint.io import atomic_save
 from mae_core.config import load_config
-from mae_core.data import read_fashion_mnist
-from mae_core.mae import create_mae
+from mae_core.data.datasets import read_fashion_mnist
+from mae_core.models.mae import create_mae
 from transfer.classification.benchmark import benchmark_linprobe
 from transfer.classification.fashion import write_class_folders
 from transfer.classification.finetune import run_finetune

@@ -5,18 +5,23 @@ import math
 import pytest
 import torch
 
-from mae_core.checkpoint import atomic_save
+from mae_core.checkpoint.io import atomic_save
 from mae_core.config import ConfigError, load_config
-from mae_core.lr_decay import param_groups_lrd
-from mae_core.mae import create_mae
+from mae_core.engine.lr_decay import param_groups_lrd
+from mae_core.models.mae import create_mae
 from transfer.classification.config import ClassificationConfig, DataConfig, ModelConfig
 from transfer.classification.engine import Schedule
 from transfer.classification.fastprobe import train_heads
 from transfer.classification.knn import KnnMonitor, knn_metrics
 from transfer.classification.lars import LARS
 from transfer.classification.metrics import confusion_matrix, summarize, topk_correct
-from transfer.classification.model import (ClassCountError, LinearProbe, build_classifier, build_probe_encoder,
-                                           set_trainable_blocks)
+from transfer.classification.model import (
+    ClassCountError,
+    LinearProbe,
+    build_classifier,
+    build_probe_encoder,
+    set_trainable_blocks,
+)
 
 
 def micro_cfg(**model) -> ClassificationConfig:
@@ -154,7 +159,8 @@ def test_config_files_load_and_typos_are_named():
 
 def test_knn_monitor_on_an_encoder():
     from torch.utils.data import DataLoader, TensorDataset
-    from mae_core.vit import create_vit
+
+    from mae_core.models.vit import create_vit
     torch.manual_seed(0)
     y = torch.arange(40) % 2
     x = torch.randn(40, 3, 32, 32) * 0.1 + y[:, None, None, None] * 2.0     # two very different image classes

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mae_core.study import compare_targets as ct
+from transfer.studies import compare_targets as ct
 
 REPO = Path(__file__).resolve().parents[1]
 MICRO = ["--pretrain-steps", "2", "--pretrain-batch", "8", "--tokenizer-steps", "2", "--ft-steps", "2",
@@ -124,7 +124,7 @@ def test_scheduler_one_cell_per_gpu_dependencies_and_failures(tmp_path, monkeypa
 
 
 def test_seeds_argv_and_mean_table(tmp_path):
-    from mae_core.study.seeds import markdown_mean, merge_tables, seed_argv
+    from transfer.studies.seeds import markdown_mean, merge_tables, seed_argv
     argv = ["--seeds", "0,1", "--ft-steps", "5", "--seeds=3", "--output-dir", "X"]
     assert seed_argv(argv, 1, tmp_path) == ["--ft-steps", "5", "--output-dir", "X", "--seed", "1",
                                             "--output-dir", str(tmp_path / "seed1")]
@@ -146,7 +146,7 @@ def test_seeds_argv_and_mean_table(tmp_path):
 
 
 def test_with_scratch_row_is_a_random_init_checkpoint_and_a_table_row(tmp_path):
-    from mae_core.pretrained import load_encoder
+    from mae_core.checkpoint.pretrained import load_encoder
     args = ct.build_parser().parse_args(["--output-dir", str(tmp_path), "--with-scratch", "--tasks", "cls",
                                          "--pretrain-batch", "8"])
     assert ("cls_scratch", "pretrain_scratch") in ct.cells(args) and len(ct.cells(args)) == 8

@@ -7,11 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
-from mae_core.checkpoint import CheckpointMismatchError, atomic_save, load_weights, read_state_dict
+from mae_core.checkpoint.io import CheckpointMismatchError, atomic_save, load_weights, read_state_dict
 from mae_core.config import ConfigError, apply_overrides, load_config
-from mae_core.data import DataError, ImageFolderDataset, read_idx, scan_images
-from mae_core.pretrain_config import PretrainConfig
-from mae_core.vit import create_vit
+from mae_core.data.datasets import DataError, ImageFolderDataset, read_idx, scan_images
+from mae_core.engine.pretrain_config import PretrainConfig
+from mae_core.models.vit import create_vit
 
 CONFIGS = ["configs/pretrain/demo.py", "configs/pretrain/smoke.py", "configs/pretrain/mae_vit_base.py",
            "configs/pretrain/mae_vit_large.py", "configs/pretrain/mae_vit_huge.py"]
@@ -22,7 +22,7 @@ def test_config_files_load_and_build(path):
     cfg = load_config(path)
     assert isinstance(cfg, PretrainConfig)
     if "demo" in path or "smoke" in path:
-        from mae_core.engine import build_mae
+        from mae_core.engine.trainer import build_mae
         mae = build_mae(cfg.model)
         loss = mae(torch.randn(2, cfg.model.in_chans, cfg.model.img_size, cfg.model.img_size))[0]
         assert torch.isfinite(loss)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from convert_utils import assert_close, images, micro_mae, micro_vit, randomize
-from mae_core.convert import convert_file, convert_state_dict, detect_layout
-from mae_core.convert.hf import build_hf_model
-from mae_core.vit import VisionTransformer
+
+from mae_core.checkpoint.convert import convert_file, convert_state_dict, detect_layout
+from mae_core.checkpoint.convert.hf import build_hf_model
+from mae_core.models.vit import VisionTransformer
 
 pytest.importorskip("transformers")
 ORDERED = torch.arange(64, dtype=torch.float32).repeat(2, 1)  # noise that keeps patch order

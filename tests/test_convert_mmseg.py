@@ -7,10 +7,10 @@ import types
 
 import pytest
 import torch
-
 from convert_utils import assert_close, images, micro_vit, randomize
-from mae_core.convert import convert_state_dict, detect_layout
-from mae_core.vit import VisionTransformer
+
+from mae_core.checkpoint.convert import convert_state_dict, detect_layout
+from mae_core.models.vit import VisionTransformer
 
 pytestmark = pytest.mark.mmseg
 

@@ -8,12 +8,18 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from convert_utils import assert_close, images, micro_mae, micro_vit
-from mae_core.convert import UnknownLayoutError, check_layout, convert_file, convert_state_dict, detect_layout
-from mae_core.mae import MaskedAutoencoder
-from mae_core.pretrained import load_encoder
-from mae_core.vit import VisionTransformer
+
+from mae_core.checkpoint.convert import (
+    UnknownLayoutError,
+    check_layout,
+    convert_file,
+    convert_state_dict,
+    detect_layout,
+)
+from mae_core.checkpoint.pretrained import load_encoder
+from mae_core.models.mae import MaskedAutoencoder
+from mae_core.models.vit import VisionTransformer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from convert_utils import assert_close, randomize
 from timm.layers import resample_patch_embed as timm_resample
 
-from convert_utils import assert_close, randomize
-from mae_core.convert import convert_state_dict, resample_patch_embed
-from mae_core.convert.patch_resample import measure_resample_error, resize_matrix
-from mae_core.vit import VisionTransformer
+from mae_core.checkpoint.convert import convert_state_dict, resample_patch_embed
+from mae_core.checkpoint.convert.patch_resample import measure_resample_error, resize_matrix
+from mae_core.models.vit import VisionTransformer
 
 
 def test_new_kernel_sees_a_resized_patch_as_the_old_kernel_saw_the_patch():
@@ -29,7 +29,7 @@ def test_patch_size_option_of_the_conversion():
 
 
 def test_error_on_fashion_mnist_items():
-    from mae_core.data import DataError, read_fashion_mnist
+    from mae_core.data.datasets import DataError, read_fashion_mnist
     try:
         imgs, _ = read_fashion_mnist("test")
     except DataError as e:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 import timm
 import torch
+from convert_utils import assert_close, images, micro_vit, randomize
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 
-from convert_utils import assert_close, images, micro_vit, randomize
-from mae_core.convert import convert_state_dict, detect_layout
-from mae_core.convert.timm_vit import TIMM_NAMES, build_timm_model
-from mae_core.vit import VIT_SIZES, VisionTransformer, create_vit
+from mae_core.checkpoint.convert import convert_state_dict, detect_layout
+from mae_core.checkpoint.convert.timm_vit import TIMM_NAMES, build_timm_model
+from mae_core.models.vit import VIT_SIZES, VisionTransformer, create_vit
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"init_values": 0.3}, {"global_pool": "avg", "num_classes": 3}])

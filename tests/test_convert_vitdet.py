@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
 from convert_utils import assert_close, images, micro_vit
-from mae_core.convert import convert_state_dict, detect_layout
-from mae_core.vit import VisionTransformer
+
+from mae_core.checkpoint.convert import convert_state_dict, detect_layout
+from mae_core.models.vit import VisionTransformer
 
 KW = dict(rel_pos="decomposed", window_size=4, window_block_indexes=(0,))
 

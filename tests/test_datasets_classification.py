@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mae_core.data import DataError, read_fashion_mnist
+from mae_core.data.datasets import DataError, read_fashion_mnist
 from transfer.classification.datasets import INAT_CLASSES, build_dataset, limit_per_class, read_split
 from transfer.classification.fashion import class_folder_names, write_class_folders
 

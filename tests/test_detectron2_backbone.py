@@ -7,9 +7,9 @@ import torch.nn as nn
 pytest.importorskip("detectron2")
 pytestmark = pytest.mark.detectron2
 
-from mae_core.checkpoint import CheckpointMismatchError  # noqa: E402
-from mae_core.mae import create_mae  # noqa: E402
-from mae_core.vit import create_vit  # noqa: E402
+from mae_core.checkpoint.io import CheckpointMismatchError  # noqa: E402
+from mae_core.models.mae import create_mae  # noqa: E402
+from mae_core.models.vit import create_vit  # noqa: E402
 from transfer.detectron2.backbone import SimpleFeaturePyramid, build_vit_fpn  # noqa: E402
 from transfer.detectron2.vit_dense import create_dense_vit, vit_dense_features  # noqa: E402
 from transfer.detectron2.weights import find_vit, load_mae_into_detector, vit_param_groups  # noqa: E402

@@ -8,8 +8,8 @@ import torch
 import torch.multiprocessing as mp
 
 from mae_core.config import load_config
-from mae_core.engine import NonFiniteLossError, Pretrainer, pretrain
-from mae_core.mae import MaskedAutoencoder
+from mae_core.engine.trainer import NonFiniteLossError, Pretrainer, pretrain
+from mae_core.models.mae import MaskedAutoencoder
 
 
 def smoke_cfg(data_path, *overrides):
@@ -132,8 +132,8 @@ def test_pretrain_tool_end_to_end(fashion_folder, tmp_path):
 
 
 def test_initial_checkpoint_is_seeded_and_loads_as_an_encoder(tmp_path):
-    from mae_core.engine import save_initial_checkpoint
-    from mae_core.pretrained import load_encoder
+    from mae_core.checkpoint.pretrained import load_encoder
+    from mae_core.engine.trainer import save_initial_checkpoint
     cfg = smoke_cfg("fashion-mnist")
     a = torch.load(save_initial_checkpoint(cfg, tmp_path / "a.pth", 3), weights_only=False)
     b = torch.load(save_initial_checkpoint(cfg, tmp_path / "b.pth", 3), weights_only=False)

@@ -5,12 +5,12 @@ import torch
 pytest.importorskip("mmseg")
 pytestmark = pytest.mark.mmseg
 
-import transfer.mmseg  # noqa: E402,F401
-from mmengine.config import ConfigDict  # noqa: E402
-from mae_core.vit import VisionTransformer  # noqa: E402
-from transfer.mmseg import MAEViT  # noqa: E402
-
 from _mmseg_helpers import BASE, MICRO, build_segmentor, save_mae_checkpoint  # noqa: E402
+from mmengine.config import ConfigDict  # noqa: E402
+
+import transfer.mmseg  # noqa: E402,F401
+from mae_core.models.vit import VisionTransformer  # noqa: E402
+from transfer.mmseg import MAEViT  # noqa: E402
 
 
 def test_smoke_config_builds_and_maps_fit_the_neck():

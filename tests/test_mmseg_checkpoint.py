@@ -5,11 +5,11 @@ import torch
 pytest.importorskip("mmseg")
 pytestmark = pytest.mark.mmseg
 
-import transfer.mmseg  # noqa: E402,F401
-from mae_core.checkpoint import CheckpointMismatchError  # noqa: E402
-from transfer.mmseg import MAEViT  # noqa: E402
-
 from _mmseg_helpers import build_segmentor, save_mae_checkpoint  # noqa: E402
+
+import transfer.mmseg  # noqa: E402,F401
+from mae_core.checkpoint.io import CheckpointMismatchError  # noqa: E402
+from transfer.mmseg import MAEViT  # noqa: E402
 
 MICRO2 = dict(img_size=64, patch_size=4, embed_dim=64, depth=2, num_heads=2, out_indices=(0, 1))
 

@@ -5,9 +5,9 @@ import torch
 pytest.importorskip("mmseg")
 pytestmark = pytest.mark.mmseg
 
-from transfer.mmseg.train import build_config, parse_args  # noqa: E402
-
 from _mmseg_helpers import BASE, SMOKE  # noqa: E402
+
+from transfer.mmseg.train import build_config, parse_args  # noqa: E402
 
 
 def args(tmp_path, config, *overrides, **flags):

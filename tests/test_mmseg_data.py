@@ -8,7 +8,7 @@ from PIL import Image
 pytest.importorskip("mmseg")
 pytestmark = pytest.mark.mmseg
 
-from mae_core.data import DataError, read_fashion_mnist  # noqa: E402
+from mae_core.data.datasets import DataError, read_fashion_mnist  # noqa: E402
 from transfer.mmseg.data import check_ade_root, dataset_overrides  # noqa: E402
 from transfer.mmseg.synthetic import FG_THRESHOLD, compose_canvas, make_fashion_ade  # noqa: E402
 

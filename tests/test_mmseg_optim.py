@@ -5,9 +5,10 @@ import torch.nn as nn
 pytest.importorskip("mmseg")
 pytestmark = pytest.mark.mmseg
 
-import transfer.mmseg  # noqa: E402,F401
 from mmseg.engine.optimizers.layer_decay_optimizer_constructor import get_layer_id_for_vit  # noqa: E402
 from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402
+
+import transfer.mmseg  # noqa: E402,F401
 from transfer.mmseg import MAEViT  # noqa: E402
 
 

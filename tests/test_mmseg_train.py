@@ -8,11 +8,11 @@ import pytest
 pytest.importorskip("mmseg")
 pytestmark = pytest.mark.mmseg
 
-from mae_core.data import DataError  # noqa: E402
+from _mmseg_helpers import SMOKE, save_mae_checkpoint  # noqa: E402
+
+from mae_core.data.datasets import DataError  # noqa: E402
 from transfer.mmseg.synthetic import make_fashion_ade  # noqa: E402
 from transfer.mmseg.train import run  # noqa: E402
-
-from _mmseg_helpers import SMOKE, save_mae_checkpoint  # noqa: E402
 
 FAST = ["train_dataloader.batch_size=2", "train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False",
         "val_dataloader.num_workers=0", "val_dataloader.persistent_workers=False", "test_dataloader.num_workers=0",

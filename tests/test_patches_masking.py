@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from mae_core.masking import block_masking, build_mask_generator, grid_masking, num_kept, random_masking
-from mae_core.patches import patchify, unpatchify
+from mae_core.models.masking import block_masking, build_mask_generator, grid_masking, num_kept, random_masking
+from mae_core.models.patches import patchify, unpatchify
 
 
 @pytest.mark.parametrize("shape,p", [((2, 3, 32, 32), 4), ((1, 3, 48, 32), 16), ((2, 1, 28, 28), 7)])

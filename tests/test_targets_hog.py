@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from mae_core.targets import build_target
+from mae_core.targets.base import build_target
 
 
 def test_hog_shape_norm_and_orientation():

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from mae_core.config import ConfigError, load_config
-from mae_core.data import read_fashion_mnist
-from mae_core.engine import pretrain
-from mae_core.patches import patchify
-from mae_core.targets import build_target
+from mae_core.data.datasets import read_fashion_mnist
+from mae_core.engine.trainer import pretrain
+from mae_core.models.patches import patchify
+from mae_core.targets.base import build_target
 
 
 def fashion_images(n: int = 64, size: int = 28) -> torch.Tensor:

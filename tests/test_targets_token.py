@@ -7,13 +7,13 @@ import torch
 import torch.nn.functional as F
 
 from mae_core.config import ConfigError, load_config
-from mae_core.data import read_fashion_mnist
-from mae_core.engine import pretrain
-from mae_core.mae import MaskedAutoencoder
-from mae_core.targets import build_target
-from mae_core.tokenizers import load_tokenizer, sha256_of
-from mae_core.tokenizers.dvae import save_dvae
-from mae_core.tokenizers.train import to_unit, train_dvae
+from mae_core.data.datasets import read_fashion_mnist
+from mae_core.engine.trainer import pretrain
+from mae_core.models.mae import MaskedAutoencoder
+from mae_core.targets.base import build_target
+from mae_core.targets.tokenizers import load_tokenizer, sha256_of
+from mae_core.targets.tokenizers.dvae import save_dvae
+from mae_core.targets.tokenizers.train import to_unit, train_dvae
 
 
 @pytest.fixture(scope="module")

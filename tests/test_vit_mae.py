@@ -1,9 +1,9 @@
 import pytest
-import torch
 import timm.models.vision_transformer as timm_vit
+import torch
 
-from mae_core.mae import MaskedAutoencoder, create_mae, mae_vit_base_patch16
-from mae_core.vit import VisionTransformer, create_vit
+from mae_core.models.mae import MaskedAutoencoder, create_mae, mae_vit_base_patch16
+from mae_core.models.vit import VisionTransformer, create_vit
 
 
 def micro_mae(**kw) -> MaskedAutoencoder:
@@ -93,7 +93,7 @@ def test_official_checkpoint_layout_loads_strict(tmp_path):
     mae.load_state_dict(full, strict=True)                        # mae_visualize_vit_base.pth layout
     encoder_only = {k: v for k, v in full.items() if not k.startswith(("decoder", "mask_token"))}
     torch.save({"model": encoder_only}, tmp_path / "mae_pretrain_vit_base.pth")
-    from mae_core.pretrained import load_encoder
+    from mae_core.checkpoint.pretrained import load_encoder
     vit, report = load_encoder(tmp_path / "mae_pretrain_vit_base.pth")   # mae_pretrain_vit_base.pth layout
     assert report.unexpected == [] and report.missing == []
     VisionTransformer(embed_dim=768, depth=12, num_heads=12).load_state_dict(encoder_only, strict=True)
@@ -102,7 +102,8 @@ def test_official_checkpoint_layout_loads_strict(tmp_path):
 
 def test_cpu_bf16_attention_path_matches_sdpa():
     import torch.nn.functional as F
-    from mae_core.attention import attend
+
+    from mae_core.models.attention import attend
     q, k, v = (torch.randn(2, 3, 17, 16) for _ in range(3))
     bias = torch.randn(1, 3, 17, 17)
     ref = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)

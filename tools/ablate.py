@@ -6,11 +6,8 @@ Rows: configs/pretrain/ablations/<table><i>_<name>.py. Rows whose results exist 
 Writes OUTPUT/table_<t>.json and .md and prints the table.
 """
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mae_core.ablation.cli import main  # noqa: E402
+from transfer.studies.ablation.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

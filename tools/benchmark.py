@@ -4,11 +4,8 @@
 The last output line is JSON: ours_ips, baseline_ips, ratio, ours_peak_mb, baseline_peak_mb, GFLOP/s.
 """
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mae_core.bench.cli import main  # noqa: E402
+from transfer.studies.bench.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,13 +8,10 @@ same data and budget; writes OUTPUT_DIR/benchmark_linprobe.json.
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, not a `tools` package
-
-from mae_core.config import load_config  # noqa: E402
-from transfer.classification.benchmark import benchmark_linprobe  # noqa: E402
+from mae_core.config import load_config
+from transfer.classification.benchmark import benchmark_linprobe
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

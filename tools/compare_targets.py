@@ -4,11 +4,8 @@ resumable command; see docs/study.md.
   OMP_NUM_THREADS=1 python tools/compare_targets.py --output-dir runs/compare_targets      # small scale, CPU
 """
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mae_core.study.compare_targets import main  # noqa: E402
+from transfer.studies.compare_targets import main
 
 if __name__ == "__main__":
     sys.exit(main())

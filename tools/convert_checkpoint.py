@@ -10,12 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mae_core.checkpoint import CheckpointMismatchError  # noqa: E402
-from mae_core.convert import LAYOUTS, convert_file  # noqa: E402
+from mae_core.checkpoint.convert import LAYOUTS, convert_file
+from mae_core.checkpoint.io import CheckpointMismatchError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,13 +4,10 @@
         --pretrained CKPT --output-dir OUT [--resume [CKPT]] [--eval-only] [key=value ...]
     torchrun --nproc_per_node 8 tools/finetune.py ...   (DDP: gloo on CPU, nccl on GPU)
 """
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, not a `tools` package
 
-from transfer.classification.cli import parse  # noqa: E402
-from transfer.classification.finetune import run_finetune  # noqa: E402
+from transfer.classification.cli import parse
+from transfer.classification.finetune import run_finetune
 
 if __name__ == "__main__":
     args, cfg = parse(__doc__)

@@ -12,7 +12,7 @@ $PY - <<'PY' 2>&1 | tee "$OUT/env.txt"
 import torch
 print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from mae_core.vit import create_vit
+from mae_core.models.vit import create_vit
 vit = create_vit("vit_base_patch16").cuda().eval()
 x = torch.randn(8, 3, 224, 224, device="cuda")
 with torch.autocast("cuda", dtype=torch.bfloat16), sdpa_kernel([SDPBackend.FLASH_ATTENTION]):

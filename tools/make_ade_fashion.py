@@ -4,12 +4,8 @@
 """
 import argparse
 import logging
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from transfer.mmseg.synthetic import make_fashion_ade  # noqa: E402
+from transfer.mmseg.synthetic import make_fashion_ade
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

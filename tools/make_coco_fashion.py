@@ -4,12 +4,8 @@
 """
 import argparse
 import logging
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages, not an installed copy
-
-from transfer.detectron2.synthetic import make_fashion_coco  # noqa: E402
+from transfer.detectron2.synthetic import make_fashion_coco
 
 
 def main() -> None:

@@ -5,12 +5,8 @@ OUT/val/<class>/*.png (test split).
 """
 import argparse
 import logging
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, not a `tools` package
-
-from transfer.classification.fashion import make_fashion_folders  # noqa: E402
+from transfer.classification.fashion import make_fashion_folders
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

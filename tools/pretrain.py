@@ -4,11 +4,8 @@ Running it again with the same --output-dir resumes from the last checkpoint (--
 Multi-GPU: torchrun --nproc_per_node N tools/pretrain.py ...
 """
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mae_core.cli import pretrain_main  # noqa: E402
+from mae_core.cli import pretrain_main
 
 if __name__ == "__main__":
     sys.exit(pretrain_main())

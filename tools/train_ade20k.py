@@ -5,12 +5,8 @@
     torchrun --nproc_per_node 8 tools/train_ade20k.py --launcher pytorch --config ... (multi-GPU)
 """
 import logging
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from transfer.mmseg.train import run  # noqa: E402
+from transfer.mmseg.train import run
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

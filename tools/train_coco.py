@@ -4,12 +4,8 @@
         --val-json J --val-images DIR --pretrained CKPT --output-dir DIR [key=value ...]
 Also: --eval-only, --resume, --num-gpus N (detectron2's launch). Results: DIR/metrics.json.
 """
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages, not an installed copy
-
-from transfer.detectron2.cli import main  # noqa: E402
+from transfer.detectron2.cli import main
 
 if __name__ == "__main__":
     main()

@@ -5,11 +5,8 @@ Then pretrain with  model.target=dvae_token model.target_args=tokenizer=dvae,pat
 The stride must equal the MAE's patch size when the tokenizer sees images at the MAE's resolution (4 for the demo).
 """
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mae_core.tokenizers.cli import main  # noqa: E402
+from mae_core.targets.tokenizers.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

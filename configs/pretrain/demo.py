@@ -4,7 +4,7 @@ Command:  python tools/pretrain.py --config configs/pretrain/demo.py --data-path
 (`make demo` runs this, then the linear probe and k-NN; any folder of images works as --data-path too).
 Expected: see README (linear probe / k-NN on the Fashion-MNIST test split vs a random encoder and raw pixels).
 """
-from mae_core.pretrain_config import DataConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig
+from mae_core.engine.pretrain_config import DataConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig
 
 FASHION_MEAN, FASHION_STD = 0.286, 0.353
 

@@ -5,7 +5,7 @@ Command (8 GPUs):
       --data-path IMAGENET/train --output-dir runs/mae_base
 Expected: fine-tuning this encoder (configs/classification) reaches 83.6% top-1 on IN-1k (paper, Table 3).
 """
-from mae_core.pretrain_config import DataConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig
+from mae_core.engine.pretrain_config import DataConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig
 
 config = PretrainConfig(
     model=ModelConfig(encoder="vit_base_patch16", img_size=224, decoder_embed_dim=512, decoder_depth=8,

@@ -2,7 +2,7 @@
 
 Command: python tools/pretrain.py --config configs/pretrain/smoke.py --data-path DIR --output-dir runs/smoke
 """
-from mae_core.pretrain_config import DataConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig
+from mae_core.engine.pretrain_config import DataConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig
 
 config = PretrainConfig(
     model=ModelConfig(encoder="vit_micro_patch4", img_size=32, patch_size=4, decoder_embed_dim=32, decoder_depth=1,

@@ -13,9 +13,9 @@ from timm.data import create_transform
 from torch.utils.data import DataLoader, DistributedSampler
 from torchvision import transforms as T
 
-from mae_core.checkpoint import atomic_save, load_weights, package_versions
+from mae_core.checkpoint.io import atomic_save, load_weights, package_versions
 from mae_core.config import to_dict
-from mae_core.data import DataError, SeededDataset
+from mae_core.data.datasets import DataError, SeededDataset
 
 from .config import ClassificationConfig, DataConfig
 from .datasets import build_dataset

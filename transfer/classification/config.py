@@ -13,7 +13,7 @@ DATASETS = ("folder", "inat2017", "inat2018", "inat2019", "places205", "places36
 
 @dataclass
 class ModelConfig:
-    name: str = "vit_base_patch16"       # a size of mae_core.vit.VIT_SIZES (used when no checkpoint is given)
+    name: str = "vit_base_patch16"       # a size of mae_core.models.vit.VIT_SIZES (used when no checkpoint is given)
     global_pool: str = "avg"             # 'avg' (mean of patch tokens + fc_norm, the reference default) or 'token'
     drop_path: float = 0.1
     replace_head: bool = False           # allow a checkpoint head with another class count (replaced, logged)

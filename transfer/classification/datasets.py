@@ -1,6 +1,6 @@
 """Readers of the classification data sets in their real formats -> (files, labels, classes) + one Dataset class.
 
-- ImageNet style: ``{root}/{train,val}/<class>/*.JPEG`` (``mae_core.data.scan_images``).
+- ImageNet style: ``{root}/{train,val}/<class>/*.JPEG`` (``mae_core.data.datasets.scan_images``).
 - iNaturalist 2017/2018/2019: COCO-like JSON (``images`` with ``id``/``file_name``, ``annotations`` with
   ``image_id``/``category_id``, ``categories``) named ``{train,val}{year}.json``; ``file_name`` is relative to root.
 - Places365: ``places365_train_{standard,challenge}.txt`` / ``places365_val.txt`` lines ``path label``, images under
@@ -17,7 +17,7 @@ import logging
 import os
 from pathlib import Path
 
-from mae_core.data import ArrayImageDataset, DataError, ImageFolderDataset, read_fashion_mnist, scan_images
+from mae_core.data.datasets import ArrayImageDataset, DataError, ImageFolderDataset, read_fashion_mnist, scan_images
 
 logger = logging.getLogger(__name__)
 

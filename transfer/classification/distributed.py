@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from mae_core.distributed import init_distributed as init_distributed_core
+from mae_core.engine.distributed import init_distributed as init_distributed_core
 
 logger = logging.getLogger(__name__)
 

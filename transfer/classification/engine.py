@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from mae_core.schedule import WarmupCosine
+from mae_core.engine.schedule import WarmupCosine
 
 from .distributed import all_reduce_sum
 from .metrics import confusion_matrix, summarize, topk_correct
@@ -21,7 +21,7 @@ from .metrics import confusion_matrix, summarize, topk_correct
 logger = logging.getLogger(__name__)
 
 
-Schedule = WarmupCosine  # the project's one schedule (mae_core.schedule)
+Schedule = WarmupCosine  # the project's one schedule (mae_core.engine.schedule)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -13,10 +13,19 @@ from timm.utils import ModelEmaV3
 from torch.nn.parallel import DistributedDataParallel
 
 from mae_core.config import to_dict
-from mae_core.lr_decay import param_groups_lrd
+from mae_core.engine.lr_decay import param_groups_lrd
 
-from .common import (build_datasets, eval_loader, finetune_transform, load_run_checkpoint, log_json, resolve_resume,
-                     save_run_checkpoint, set_epoch, train_loader)
+from .common import (
+    build_datasets,
+    eval_loader,
+    finetune_transform,
+    load_run_checkpoint,
+    log_json,
+    resolve_resume,
+    save_run_checkpoint,
+    set_epoch,
+    train_loader,
+)
 from .config import ClassificationConfig
 from .distributed import init_distributed, is_main
 from .engine import Schedule, evaluate, train_one_epoch

@@ -1,4 +1,5 @@
-"""k-NN evaluation of frozen features (cosine, k = 20, temperature-weighted votes), through ``mae_core.features``;
+"""k-NN evaluation of frozen features (cosine, k = 20, temperature-weighted votes), through
+``transfer.classification.features``;
 :class:`KnnMonitor` is the same evaluation as an online monitor for pretraining."""
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
 
-from mae_core.features import extract_features, knn_predict
+from transfer.classification.features import extract_features, knn_predict
 
 from .metrics import confusion_matrix, summarize, topk_correct
 

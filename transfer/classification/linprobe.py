@@ -12,10 +12,20 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from mae_core.config import to_dict
-from mae_core.features import extract_features
+from transfer.classification.features import extract_features
 
-from .common import (build_datasets, eval_loader, eval_transform, load_run_checkpoint, log_json, probe_transform,
-                     resolve_resume, save_run_checkpoint, set_epoch, train_loader)
+from .common import (
+    build_datasets,
+    eval_loader,
+    eval_transform,
+    load_run_checkpoint,
+    log_json,
+    probe_transform,
+    resolve_resume,
+    save_run_checkpoint,
+    set_epoch,
+    train_loader,
+)
 from .config import ClassificationConfig
 from .distributed import init_distributed, is_main
 from .engine import Schedule, evaluate, train_one_epoch

@@ -8,9 +8,9 @@ import os
 import torch
 import torch.nn as nn
 
-from mae_core.checkpoint import read_state_dict
-from mae_core.pretrained import load_encoder
-from mae_core.vit import VisionTransformer, create_vit
+from mae_core.checkpoint.io import read_state_dict
+from mae_core.checkpoint.pretrained import load_encoder
+from mae_core.models.vit import VisionTransformer, create_vit
 
 from .config import ClassificationConfig
 

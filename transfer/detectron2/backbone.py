@@ -24,7 +24,7 @@ from detectron2.layers import Conv2d  # noqa: E402
 from detectron2.modeling import Backbone  # noqa: E402
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool  # noqa: E402
 
-from mae_core.vit import VisionTransformer  # noqa: E402
+from mae_core.models.vit import VisionTransformer  # noqa: E402
 
 from .vit_dense import vit_dense_features  # noqa: E402
 

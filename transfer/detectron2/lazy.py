@@ -13,8 +13,12 @@ from . import compat
 
 compat.apply()
 from detectron2.config import LazyCall as L  # noqa: E402
-from detectron2.data import DatasetMapper, build_detection_test_loader, build_detection_train_loader  # noqa: E402
-from detectron2.data import get_detection_dataset_dicts  # noqa: E402
+from detectron2.data import (  # noqa: E402
+    DatasetMapper,
+    build_detection_test_loader,
+    build_detection_train_loader,
+    get_detection_dataset_dicts,  # noqa: E402
+)
 from detectron2.data import transforms as T  # noqa: E402
 from detectron2.layers import ShapeSpec  # noqa: E402
 from detectron2.modeling import GeneralizedRCNN  # noqa: E402
@@ -23,8 +27,12 @@ from detectron2.modeling.box_regression import Box2BoxTransform  # noqa: E402
 from detectron2.modeling.matcher import Matcher  # noqa: E402
 from detectron2.modeling.poolers import ROIPooler  # noqa: E402
 from detectron2.modeling.proposal_generator import RPN, StandardRPNHead  # noqa: E402
-from detectron2.modeling.roi_heads import (FastRCNNConvFCHead, FastRCNNOutputLayers,  # noqa: E402
-                                           MaskRCNNConvUpsampleHead, StandardROIHeads)
+from detectron2.modeling.roi_heads import (  # noqa: E402
+    FastRCNNConvFCHead,
+    FastRCNNOutputLayers,
+    MaskRCNNConvUpsampleHead,
+    StandardROIHeads,
+)
 from detectron2.solver import WarmupParamScheduler  # noqa: E402
 from fvcore.common.param_scheduler import CosineParamScheduler, MultiStepParamScheduler  # noqa: E402
 

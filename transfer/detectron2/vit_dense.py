@@ -1,6 +1,6 @@
 """The project's one ViT set up for dense prediction (ViTDet options) and run on patch tokens without a cls token.
 
-Nothing here is a second model: :func:`create_dense_vit` calls ``mae_core.vit.create_vit`` with window attention,
+Nothing here is a second model: :func:`create_dense_vit` calls ``mae_core.models.vit.create_vit`` with window attention,
 decomposed relative position (zero-init), a learnable absolute position table at the detection input size, drop
 path and gradient checkpointing; :func:`vit_dense_features` runs its blocks on ``patch_embed + pos_embed_for(grid)``.
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
-from mae_core.vit import VIT_SIZES, VisionTransformer, create_vit
+from mae_core.models.vit import VIT_SIZES, VisionTransformer, create_vit
 
 # Blocks with global attention per size, as ViTDet; the others attend within windows.
 GLOBAL_BLOCKS: dict[int, tuple[int, ...]] = {12: (2, 5, 8, 11), 24: (5, 11, 17, 23), 32: (7, 15, 23, 31)}

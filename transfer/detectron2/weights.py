@@ -6,10 +6,10 @@ import os
 
 import torch.nn as nn
 
-from mae_core.checkpoint import LoadReport, load_weights, read_state_dict
-from mae_core.lr_decay import param_groups_lrd
-from mae_core.pretrained import DECODER_PREFIXES
-from mae_core.vit import VisionTransformer
+from mae_core.checkpoint.io import LoadReport, load_weights, read_state_dict
+from mae_core.checkpoint.pretrained import DECODER_PREFIXES
+from mae_core.engine.lr_decay import param_groups_lrd
+from mae_core.models.vit import VisionTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def load_mae_into_detector(model: nn.Module, path: str | os.PathLike) -> LoadRep
 def vit_param_groups(model: nn.Module, base_lr: float, layer_decay: float = 0.7, weight_decay: float = 0.1,
                      prefix: str | None = None) -> list[dict]:
     """AdamW groups with ``lr = base_lr * layer_decay ** (depth + 1 - layer_id)`` (ViTDet's numbering) from
-    ``mae_core.lr_decay.param_groups_lrd``; no weight decay on position embeddings, relative-position tables,
+    ``mae_core.engine.lr_decay.param_groups_lrd``; no weight decay on position embeddings, relative-position tables,
     norms and biases. The ViT's prefix ("backbone.net.", "backbone.bottom_up.net.") is found when not given."""
     if prefix is None:
         prefix, _ = find_vit(model)

@@ -1,11 +1,11 @@
-"""The project's one ViT (``mae_core.vit.VisionTransformer``) as an mmseg backbone: ``MAEViT`` in mmseg's MODELS.
+"""The project's one ViT (``mae_core.models.vit.VisionTransformer``) as an mmseg backbone: ``MAEViT`` in mmseg's MODELS.
 
 forward: images [B, 3, H, W] -> tuple of len(out_indices) maps [B, D, H/p, W/p] (NCHW), the block outputs without
 the final norm, as mmseg's MAE backbone gives them to ``Feature2Pyramid`` (which rescales them to strides 4..32).
 Options of mmseg's MAE recipe: BEiT relative position bias (``rel_pos="bias"``, zero-init), layer scale
 (``init_values``), drop path, ``out_indices``; the position table is resampled for any input (512 crops, whole
 images, sliding windows) by ``pos_embed_for``. Pretrained weights load in ``init_weights`` (as mmseg's
-``init_cfg=Pretrained``), through ``mae_core.checkpoint.load_weights`` with a strict key report.
+``init_cfg=Pretrained``), through ``mae_core.checkpoint.io.load_weights`` with a strict key report.
 """
 # Adapted from: the options of mmseg's MAE backbone and ADE20K recipe (configs/mae), on mae_core's ViT.
 from __future__ import annotations
@@ -16,9 +16,9 @@ import torch
 import torch.nn as nn
 from mmseg.registry import MODELS
 
-from mae_core.checkpoint import LoadReport, load_weights, read_state_dict
-from mae_core.pretrained import DECODER_PREFIXES
-from mae_core.vit import VisionTransformer
+from mae_core.checkpoint.io import LoadReport, load_weights, read_state_dict
+from mae_core.checkpoint.pretrained import DECODER_PREFIXES
+from mae_core.models.vit import VisionTransformer
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mae_core.data import DataError
+from mae_core.data.datasets import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Layer-wise lr decay for mmengine: an optimizer-wrapper constructor around ``mae_core.lr_decay.param_groups_lrd``.
+"""Layer-wise lr decay for mmengine: an optimizer-wrapper constructor around
+``mae_core.engine.lr_decay.param_groups_lrd``.
 
 Config (mmseg's numbering: embeddings layer 0, block k layer k + 1, neck / heads / anything else the top layer)::
 
@@ -20,7 +21,7 @@ import torch.nn as nn
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-from mae_core.lr_decay import param_groups_lrd
+from mae_core.engine.lr_decay import param_groups_lrd
 
 logger = logging.getLogger(__name__)
 

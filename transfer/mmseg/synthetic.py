@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mae_core.data import FASHION_MNIST_CLASSES, read_fashion_mnist
+from mae_core.data.datasets import FASHION_MNIST_CLASSES, read_fashion_mnist
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ import os
 import time
 from pathlib import Path
 
-from . import ensure_mmcv_ops  # noqa: F401  (stand-in before mmseg)
 from mmengine.hooks import Hook  # noqa: E402
+
+from . import ensure_mmcv_ops  # noqa: F401  (stand-in before mmseg)
 from .data import SPLITS, check_ade_root, dataset_overrides
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ Full scale (`config`, ViT-L):  python tools/pretrain.py --config configs/pretrai
     --data-path IMAGENET/train --output-dir runs/ablations/a2_depth2
 Small scale (`small`, Fashion-MNIST, the demo ViT):  python tools/ablate.py --table a
 """
-from mae_core.ablation.rows import derive
+from transfer.studies.ablation.rows import derive
 
 ROW = '2 blocks'
 BASELINE = False

@@ -6,7 +6,7 @@ Full scale (`config`, ViT-L):  python tools/pretrain.py --config configs/pretrai
     --data-path IMAGENET/train --output-dir runs/ablations/b4_width768
 Small scale (`small`, Fashion-MNIST, the demo ViT):  python tools/ablate.py --table b
 """
-from mae_core.ablation.rows import derive
+from transfer.studies.ablation.rows import derive
 
 ROW = '768'
 BASELINE = False

@@ -8,7 +8,7 @@ Full scale (`config`, ViT-L):  python tools/pretrain.py --config configs/pretrai
     --data-path IMAGENET/train --output-dir runs/ablations/d4_dvae_token
 Small scale (`small`, Fashion-MNIST, the demo ViT):  python tools/ablate.py --table d
 """
-from mae_core.ablation.rows import derive
+from transfer.studies.ablation.rows import derive
 
 ROW = 'dVAE token'
 BASELINE = False

@@ -4,7 +4,7 @@ Full scale (`config`, ViT-L):  python tools/pretrain.py --config configs/pretrai
     --data-path IMAGENET/train --output-dir runs/ablations/e2_fixed_crop
 Small scale (`small`, Fashion-MNIST, the demo ViT):  python tools/ablate.py --table e
 """
-from mae_core.ablation.rows import derive
+from transfer.studies.ablation.rows import derive
 
 ROW = 'crop, fixed size'
 BASELINE = False

@@ -5,7 +5,7 @@ Full scale (`config`, ViT-L):  python tools/pretrain.py --config configs/pretrai
     --data-path IMAGENET/train --output-dir runs/ablations/e3_random_crop
 Small scale (`small`, Fashion-MNIST, the demo ViT):  python tools/ablate.py --table e
 """
-from mae_core.ablation.rows import derive
+from transfer.studies.ablation.rows import derive
 
 ROW = 'crop, rand size'
 BASELINE = True

@@ -5,7 +5,7 @@ Full scale (`config`, ViT-L):  python tools/pretrain.py --config configs/pretrai
     --data-path IMAGENET/train --output-dir runs/ablations/f1_random75
 Small scale (`small`, Fashion-MNIST, the demo ViT):  python tools/ablate.py --table f
 """
-from mae_core.ablation.rows import derive
+from transfer.studies.ablation.rows import derive
 
 ROW = 'random 75%'
 BASELINE = True

@@ -1,0 +1,404 @@
+"""The paper's Table 7 on your data in one command: the same MAE pretrained with three reconstruction targets
+(pixel w/o norm, pixel w/ norm, dVAE token with this project's tokenizer), each transferred to classification
+fine-tuning, COCO-format detection (box / mask AP) and ADE20K-format segmentation (mIoU).
+
+Every cell (one pretraining per target, one transfer per target x task) is a separate job in its own folder
+``OUT/cells/<task>_<target>/`` whose ``result.json`` is written atomically: a rerun skips finished cells, and an
+unfinished one resumes from its folder (the trainers resume from their checkpoints). Cells run as subprocesses:
+one per GPU in parallel (``CUDA_VISIBLE_DEVICES``) when several GPUs are visible, one at a time otherwise.
+detectron2 and mmseg are imported only inside the cells that need them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mae_core.config import shipped_config
+
+logger = logging.getLogger(__name__)
+
+# (key, the paper's row label, ablation row config of Table 1(d))
+TARGETS = (("pixel", "pixel (w/o norm)", "d1_pixel"),
+           ("norm_pixel", "pixel (w/ norm)", "d2_norm_pixel"),
+           ("dvae_token", "dVAE token", "d4_dvae_token"))
+# the optional floor (--with-scratch): the same encoder, randomly initialised (the norm-pixel row's config, no steps)
+SCRATCH = ("scratch", "random init (no pretraining)", "d2_norm_pixel")
+TASKS = ("cls", "coco", "ade")
+# (task, result key, column name); the paper's columns are IN1K top-1, COCO AP^box / AP^mask, ADE20K mIoU
+COLUMNS = (("cls", "top1", "classification top-1"), ("coco", "box_ap", "COCO-format AP^box"),
+           ("coco", "mask_ap", "COCO-format AP^mask"), ("ade", "miou", "ADE20K-format mIoU"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Table 7: pixel vs normalised pixel vs dVAE token targets, transferred "
+                                            "to classification, COCO detection and ADE20K segmentation")
+    p.add_argument("--output-dir", default="runs/compare_targets")
+    p.add_argument("--scale", choices=["small"], default="small",
+                   help="small: Fashion-MNIST, the demo ViT and the smoke transfer configs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", help="several seeds, e.g. 0,1: one study per seed in OUT/seed<k>/, then the table of "
+                                   "mean ± std over them in OUT/")
+    p.add_argument("--pretrain-steps", type=int, default=300)
+    p.add_argument("--pretrain-batch", type=int, default=64)
+    p.add_argument("--tokenizer-steps", type=int, default=300, help="training steps of the dVAE tokenizer")
+    p.add_argument("--ft-steps", type=int, default=300)
+    p.add_argument("--ft-batch", type=int, default=64)
+    p.add_argument("--ft-blr", type=float, default=1e-2,
+                   help="fine-tuning base lr (lr = blr * batch / 256); measured on a 300-step pixel MAE at this "
+                        "budget: 1e-2 gave 62.1%% after 100 steps, 5e-3 60.1%%, 2e-3 48.0%%, 3e-2 47.1%%")
+    p.add_argument("--ft-test-images", type=int, default=2000,
+                   help="fine-tuning evaluation: this many test images, the same number from every class")
+    p.add_argument("--coco-iters", type=int, default=300)
+    p.add_argument("--ade-iters", type=int, default=150)
+    p.add_argument("--data", default="fashion-mnist",
+                   help="pretraining data (data.path): 'fashion-mnist', an IDX folder or an image folder")
+    p.add_argument("--coco-train-json"), p.add_argument("--coco-train-images")
+    p.add_argument("--coco-val-json"), p.add_argument("--coco-val-images")
+    p.add_argument("--ade-root", help="ADE20K-layout root (default: generated from Fashion-MNIST)")
+    p.add_argument("--ade-classes", type=int, default=10)
+    p.add_argument("--synthetic-sizes", default="300,100,400,100",
+                   help="generated sets when none is given: COCO train,val and ADE train,val image counts")
+    p.add_argument("--tasks", default=",".join(TASKS), help="subset of cls,coco,ade")
+    p.add_argument("--coco-config", default=str(shipped_config("coco/smoke.py")))
+    p.add_argument("--ade-config", default=str(shipped_config("ade20k/smoke.py")))
+    p.add_argument("--with-scratch", action="store_true",
+                   help="also a row of the same encoder randomly initialised (no pretraining), transferred alike")
+    p.add_argument("--run-cell", help=argparse.SUPPRESS)
+    return p
+
+
+# ----------------------------------------------------------------------------------------------- cells
+def cell_dir(out: Path, task: str, target: str) -> Path:
+    return out / "cells" / f"{task}_{target}"
+
+
+def write_atomic(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def _device() -> str:
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def targets(args) -> tuple[tuple[str, str, str], ...]:
+    """(key, row label, Table 1(d) row config) of the table's rows, the scratch floor last when asked for."""
+    return TARGETS + ((SCRATCH,) if getattr(args, "with_scratch", False) else ())
+
+
+def _pretrain_cfg(args, target: str):
+    from mae_core.config import apply_overrides
+    from transfer.studies.ablation.rows import default_rows_dir, find_rows
+    from transfer.studies.ablation.runner import SmallBudget, prepare_tokenizer
+    row = {r.key: r for r in find_rows("d", default_rows_dir())}[dict((t, k) for t, _, k in targets(args))[target]]
+    budget = SmallBudget(pretrain_steps=args.pretrain_steps, batch_size=args.pretrain_batch)
+    over = budget.overrides(args.seed) + [f"data.path={args.data}"]
+    cfg = apply_overrides(row.load("small"), over)
+    prepare_tokenizer(cfg, Path(args.output_dir), steps=args.tokenizer_steps)
+    cfg.validate()
+    return cfg
+
+
+def run_pretrain(args, target: str, work: Path) -> dict:
+    from mae_core.engine.trainer import pretrain
+    cfg = _pretrain_cfg(args, target)
+    if target == SCRATCH[0]:   # the floor: the same model at its initialisation, no steps
+        from mae_core.engine.trainer import save_initial_checkpoint
+        return {"checkpoint": save_initial_checkpoint(cfg, work / "checkpoint-init.pth", args.seed),
+                "final_loss": None, "wall_s": 0.0, "target": "none (random init)", "target_args": ""}
+    t0 = time.time()
+    pre = pretrain(cfg, work)
+    return {"checkpoint": pre["checkpoint"], "final_loss": pre.get("final_loss"), "wall_s": round(time.time() - t0, 1),
+            "target": cfg.model.target, "target_args": cfg.model.target_args}
+
+
+def _checkpoint(args, target: str) -> str:
+    res = json.loads((cell_dir(Path(args.output_dir), "pretrain", target) / "result.json").read_text())
+    return res["checkpoint"]
+
+
+def run_cls(args, target: str, work: Path) -> dict:
+    from transfer.classification.short_finetune import short_finetune
+    if args.data != "fashion-mnist":
+        raise NotImplementedError("the small-scale classification cell fine-tunes on Fashion-MNIST; for other data "
+                                  "use the classification transfer (tools/finetune.py) on the pretrain checkpoints")
+    cfg = _pretrain_cfg(args, target)
+    t0 = time.time()
+    ft = short_finetune(_checkpoint(args, target), work, cfg.model.img_size, cfg.data.mean, cfg.data.std,
+                        steps=args.ft_steps, batch_size=args.ft_batch, base_lr=args.ft_blr,
+                        test_per_class=args.ft_test_images // 10, seed=args.seed)
+    return {"top1": ft["top1"], "finetune": ft, "wall_s": round(time.time() - t0, 1)}
+
+
+def run_coco(args, target: str, work: Path) -> dict:
+    from transfer.detectron2 import compat
+    compat.apply()
+    from detectron2.config import LazyConfig
+    from detectron2.utils.env import seed_all_rng
+
+    from transfer.detectron2.train import apply_overrides, setup_data, train
+    work.mkdir(parents=True, exist_ok=True)
+    cfg = LazyConfig.load(args.coco_config)
+    if args.coco_iters < 3:
+        raise ValueError("--coco-iters must be >= 3 (the step schedule drops the lr at 80% of the iterations)")
+    cfg = apply_overrides(cfg, [f"train.max_iter={args.coco_iters}", f"train.seed={args.seed}",
+                                f"train.device={_device()}",
+                                f"lr_multiplier.warmup_iters={max(1, min(30, args.coco_iters // 10))}"])
+    cfg.train.output_dir = str(work)
+    data = _coco_data(args)
+    setup_data(cfg, data["train"]["json"], data["train"]["images"], data["val"]["json"], data["val"]["images"],
+               str(work))
+    seed_all_rng(args.seed)
+    resume = (work / "last_checkpoint").is_file()
+    res = train(cfg, str(work), resume=resume, pretrained=_checkpoint(args, target))
+    return {"box_ap": _finite(res.get("bbox", {}).get("AP")), "mask_ap": _finite(res.get("segm", {}).get("AP")),
+            "metrics": res, "resumed": resume}
+
+
+def run_ade(args, target: str, work: Path) -> dict:
+    from transfer.mmseg.train import run
+    root = args.ade_root or str(Path(args.output_dir) / "data" / "ade")
+    iters = args.ade_iters
+    warm = max(1, min(10, iters // 2))
+    work.mkdir(parents=True, exist_ok=True)
+    config = work / "ade_config.py"  # the smoke recipe with this budget's schedule and seed
+    config.write_text(
+        f"_base_ = [{str(Path(args.ade_config).resolve())!r}]\n"
+        f"max_iters = {iters}\nrandomness = dict(seed={args.seed})\n"
+        f"param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end={warm})"
+        + (f", dict(type='PolyLR', eta_min=0.0, power=1.0, begin={warm}, end={iters}, by_epoch=False)"
+           if iters > warm else "") + "]\n"
+        f"train_cfg = dict(type='IterBasedTrainLoop', max_iters={iters}, val_interval={iters})\n"
+        f"default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, "
+        f"interval={max(1, min(iters, 50))}, max_keep_ckpts=1))\n")
+    argv = ["--config", str(config), "--data-root", root, "--num-classes", str(args.ade_classes),
+            "--pretrained", _checkpoint(args, target), "--output-dir", str(work)]
+    if (work / "last_checkpoint").is_file():
+        argv.append("--resume")
+    res = run(argv)
+    return {"miou": _finite(res["mIoU"]), "metrics": res}
+
+
+def _finite(v) -> float:
+    """detectron2 reports AP as NaN when there is nothing to score; the table shows 0.0 for it (and says so)."""
+    v = float("nan") if v is None else float(v)
+    return 0.0 if math.isnan(v) else round(v, 2)
+
+
+def _coco_data(args) -> dict:
+    if args.coco_train_json:
+        return {"train": {"json": args.coco_train_json, "images": args.coco_train_images},
+                "val": {"json": args.coco_val_json, "images": args.coco_val_images}}
+    root = Path(args.output_dir) / "data" / "coco"
+    return {s: {"json": str(root / "annotations" / f"{s}.json"), "images": str(root / s)} for s in ("train", "val")}
+
+
+RUNNERS = {"pretrain": run_pretrain, "cls": run_cls, "coco": run_coco, "ade": run_ade}
+
+
+def run_cell(args, name: str) -> dict:
+    """Runs one cell in this process ('<task>_<target>') and writes its result.json atomically."""
+    task, target = name.split("_", 1)
+    work = cell_dir(Path(args.output_dir), task, target)
+    result_file = work / "result.json"
+    if result_file.exists():
+        return json.loads(result_file.read_text())
+    torch_threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+    if torch_threads:
+        import torch
+        torch.set_num_threads(torch_threads)
+    t0 = time.time()
+    result = {"cell": name, "task": task, "target": target, **RUNNERS[task](args, target, work / "work"),
+              "cell_wall_s": None}
+    result["cell_wall_s"] = round(time.time() - t0, 1)
+    write_atomic(result_file, result)
+    return result
+
+
+# ------------------------------------------------------------------------------------------- scheduler
+def prepare_data(args) -> None:
+    """Small scale: the generated COCO / ADE20K-format sets from Fashion-MNIST, unless the user names theirs."""
+    tasks = args.tasks.split(",")
+    n = [int(x) for x in args.synthetic_sizes.split(",")]
+    out = Path(args.output_dir) / "data"
+    if "coco" in tasks and not args.coco_train_json and not (out / "coco" / "done").exists():
+        from transfer.detectron2.synthetic import make_fashion_coco
+        make_fashion_coco(out / "coco", num_train=n[0], num_val=n[1], seed=args.seed)
+        (out / "coco" / "done").write_text("")
+    if "ade" in tasks and not args.ade_root and not (out / "ade" / "done").exists():
+        from transfer.mmseg.synthetic import make_fashion_ade
+        make_fashion_ade(out / "ade", num_train=n[2], num_val=n[3], seed=args.seed)
+        (out / "ade" / "done").write_text("")
+
+
+def cells(args) -> list[tuple[str, str | None]]:
+    """(cell, the cell it waits for) in run order: pretrainings first, then the transfers."""
+    tasks = [t for t in args.tasks.split(",") if t]
+    bad = set(tasks) - set(TASKS)
+    if bad:
+        raise SystemExit(f"unknown tasks {sorted(bad)}; known: {', '.join(TASKS)}")
+    out = [(f"pretrain_{t}", None) for t, _, _ in targets(args)]
+    out += [(f"{task}_{t}", f"pretrain_{t}") for task in tasks for t, _, _ in targets(args)]
+    return out
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+        return torch.cuda.device_count()
+    except Exception:  # noqa: BLE001
+        return 0
+
+
+def cell_command(argv: list[str], name: str) -> list[str]:
+    """The subprocess that runs one cell: this module with the study's arguments and ``--run-cell``."""
+    return [sys.executable, "-m", "transfer.studies.compare_targets", *argv, "--run-cell", name]
+
+
+def schedule(args, argv: list[str]) -> dict[str, str]:
+    """Runs every unfinished cell as a subprocess, at most one per GPU at a time (one at a time without GPUs);
+    -> {cell: 'skipped' | 'done' | 'failed' | 'blocked'}."""
+    out = Path(args.output_dir)
+    todo = cells(args)
+    state: dict[str, str] = {}
+    for name, _ in todo:
+        task, target = name.split("_", 1)
+        if (cell_dir(out, task, target) / "result.json").exists():
+            state[name] = "skipped"
+            logger.info("cell %s: result exists, skipped", name)
+    slots = list(range(_gpu_count())) or [None]
+    running: dict[str, tuple[subprocess.Popen, object, object]] = {}
+    env_base = dict(os.environ)
+    while True:
+        for name, (proc, slot, log) in list(running.items()):
+            if proc.poll() is not None:
+                log.close()
+                state[name] = "done" if proc.returncode == 0 else "failed"
+                logger.info("cell %s: %s (exit %d)", name, state[name], proc.returncode)
+                slots.append(slot)
+                del running[name]
+        for name, dep in todo:
+            if name in state or name in running:
+                continue
+            if dep and state.get(dep) in ("failed", "blocked"):
+                state[name] = "blocked"
+                continue
+            if dep and state.get(dep) not in ("done", "skipped"):
+                continue
+            if not slots:
+                break
+            slot = slots.pop(0)
+            env = dict(env_base)
+            if slot is not None:
+                env["CUDA_VISIBLE_DEVICES"] = str(slot)
+            task, target = name.split("_", 1)
+            d = cell_dir(out, task, target)
+            d.mkdir(parents=True, exist_ok=True)
+            log = open(d / "log.txt", "a")
+            logger.info("cell %s: started%s (log %s)", name, "" if slot is None else f" on GPU {slot}", d / "log.txt")
+            proc = subprocess.Popen(cell_command(argv, name), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    cwd=os.getcwd())
+            running[name] = (proc, slot, log)
+        if not running and all(name in state for name, _ in todo):
+            return state
+        time.sleep(1.0)
+
+
+# ----------------------------------------------------------------------------------------------- table
+def build_table(args) -> dict:
+    out = Path(args.output_dir)
+    rows = []
+    for target, label, _ in TARGETS:
+        rows.append(_row(out, target, label))
+    diff = {"target": "difference", "label": "token - norm. pixel"}
+    for task, key, _ in COLUMNS:
+        a, b = rows[2][f"{task}_{key}"], rows[1][f"{task}_{key}"]
+        diff[f"{task}_{key}"] = None if a is None or b is None else round(a - b, 2)
+    rows.append(diff)
+    if getattr(args, "with_scratch", False):   # the floor goes below the paper's rows
+        rows.append(_row(out, *SCRATCH[:2]))
+    return {"rows": rows, "columns": [{"key": f"{t}_{k}", "name": n} for t, k, n in COLUMNS],
+            "scale": args.scale, "budget": {k: getattr(args, k) for k in (
+                "seed", "pretrain_steps", "pretrain_batch", "tokenizer_steps", "ft_steps", "ft_batch", "ft_blr",
+                "ft_test_images", "coco_iters", "ade_iters", "data")},
+            "note": "small scale: classification is Fashion-MNIST fine-tuning, detection / segmentation the generated "
+                    "Fashion-MNIST COCO / ADE20K-format sets; not comparable with the paper's numbers"}
+
+
+def _row(out: Path, target: str, label: str) -> dict:
+    row = {"target": target, "label": label}
+    for task, key, _ in COLUMNS:
+        f = cell_dir(out, task, target) / "result.json"
+        row[f"{task}_{key}"] = json.loads(f.read_text()).get(key) if f.exists() else None
+    return row
+
+
+def markdown(table: dict) -> str:
+    cols = table["columns"]
+    lines = ["| target | " + " | ".join(c["name"] for c in cols) + " |", "| --- |" + " ---: |" * len(cols)]
+    for r in table["rows"]:
+        cells_ = []
+        for c in cols:
+            v = r[c["key"]]
+            cells_.append("-" if v is None else (f"{v:+.1f}" if r["target"] == "difference" else f"{v:.1f}"))
+        lines.append(f"| {r['label']} | " + " | ".join(cells_) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.run_cell:
+        run_cell(args, args.run_cell)
+        return 0
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.seeds:
+        return run_seeds(argv, out, [int(s) for s in args.seeds.split(",") if s.strip()])
+    prepare_data(args)
+    state = schedule(args, argv)
+    table = build_table(args)
+    table["cells"] = state
+    write_outputs(out, table, markdown(table))
+    failed = [k for k, v in state.items() if v in ("failed", "blocked")]
+    if failed:
+        logger.error("cells not finished: %s (see OUT/cells/<cell>/log.txt)", ", ".join(failed))
+        return 1
+    return 0
+
+
+def write_outputs(out: Path, table: dict, md: str) -> None:
+    """OUT/table7.json and OUT/table7.md (both atomically); the Markdown is printed."""
+    write_atomic(out / "table7.json", table)
+    tmp = out / "table7.md.tmp"
+    tmp.write_text(md)
+    os.replace(tmp, out / "table7.md")
+    print(md, end="")
+
+
+def run_seeds(argv: list[str], out: Path, seeds: list[int]) -> int:
+    """One study per seed (OUT/seed<k>/, each resumable), then the mean ± std table in OUT/."""
+    from transfer.studies.seeds import markdown_mean, merge_tables, read_seed_tables, seed_argv
+    if not seeds:
+        raise SystemExit("--seeds: give at least one seed, e.g. --seeds 0,1")
+    codes = [main(seed_argv(argv, s, out)) for s in seeds]
+    tables = read_seed_tables(out, seeds)
+    if tables:
+        merged = merge_tables(tables)
+        write_outputs(out, merged, markdown_mean(merged))
+    return max(codes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
