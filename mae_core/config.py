@@ -5,18 +5,16 @@ key is an error naming the key and the nearest valid ones.
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
-import difflib
 import runpy
-import types
 import typing
 from pathlib import Path
 from typing import Any
 
+from mae_core.overrides import ConfigError, Overrides, apply_tree_overrides, coerce, resolve_key, split_overrides  # noqa: F401
 
-class ConfigError(ValueError):
-    """A config value or key is not valid; the message names it."""
+__all__ = ["ConfigError", "apply_overrides", "apply_tree_overrides", "flat_fields", "from_dict", "load_config",
+           "shipped_config", "split_overrides", "to_dict"]
 
 
 def flat_fields(cfg: Any, prefix: str = "") -> dict[str, tuple[Any, str, Any]]:
@@ -33,82 +31,40 @@ def flat_fields(cfg: Any, prefix: str = "") -> dict[str, tuple[Any, str, Any]]:
     return out
 
 
-def _parse(text: str, typ: Any, key: str) -> Any:
-    origin = typing.get_origin(typ)
-    args = typing.get_args(typ)
-    if origin in (typing.Union, types.UnionType):
-        if text.lower() in ("none", "null") and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _parse(text, a, key)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(errors[0] if errors else f"{key}: cannot parse {text!r}")
-    if typ is bool:
-        low = text.lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{key}: expected true/false, got {text!r}")
-    if typ in (int, float):
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            raise ConfigError(f"{key}: expected {typ.__name__}, got {text!r}") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (typ is int and not isinstance(value, int)):
-            raise ConfigError(f"{key}: expected {typ.__name__}, got {text!r}")
-        return typ(value)
-    if typ is str:
-        return text
-    if origin in (tuple, list):
-        try:
-            value = ast.literal_eval(text if text.strip().startswith(("(", "[")) else f"({text},)")
-        except (ValueError, SyntaxError):
-            raise ConfigError(f"{key}: expected a sequence like (1, 2), got {text!r}") from None
-        inner = args[0] if args else Any
-        if inner is not Any and not all(isinstance(v, (int, float) if inner is float else inner) for v in value):
-            raise ConfigError(f"{key}: expected a sequence of {getattr(inner, '__name__', inner)}, got {text!r}")
-        return origin(value)
-    raise ConfigError(f"{key}: unsupported type {typ}")
+def apply_overrides(cfg: Any, overrides: Overrides, where: str | None = None) -> Any:
+    """Applies overrides in place: ``["section.field=text", ...]`` from a command line (parsed for the field's type)
+    or ``{"section.field": value}`` from code (type-checked). Unknown keys and bad values raise ConfigError.
 
-
-def apply_overrides(cfg: Any, overrides: list[str]) -> Any:
-    """Applies ``section.field=value`` strings in place; unknown keys and bad values raise ConfigError."""
+    A dataclass config goes field by field; any other config (a detectron2 LazyConfig, an mmengine Config's dict)
+    goes through :func:`mae_core.overrides.apply_tree_overrides` with the same grammar. Returns ``cfg``.
+    """
+    where = where or type(cfg).__name__
+    if not dataclasses.is_dataclass(cfg):
+        return apply_tree_overrides(cfg, overrides, where)
     fields = flat_fields(cfg)
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form key=value")
-        key, text = item.split("=", 1)
-        key = key.strip().lstrip("-")
-        if key not in fields:
-            # also accept a unique bare field name ("epochs=3")
-            matches = [k for k in fields if k.split(".")[-1] == key]
-            if len(matches) == 1:
-                key = matches[0]
-            else:
-                near = difflib.get_close_matches(key, list(fields), n=3, cutoff=0.5)
-                hint = f"; did you mean {', '.join(near)}?" if near else ""
-                raise ConfigError(f"unknown config key {key!r}{hint}")
+    for raw_key, value in split_overrides(overrides).items():
+        if raw_key.startswith("+"):
+            raise ConfigError(f"{raw_key}: {where} is a dataclass config; keys cannot be added, only changed")
+        key = resolve_key(raw_key, list(fields), where)
         owner, name, typ = fields[key]
-        setattr(owner, name, _parse(text, typ, key))
+        setattr(owner, name, coerce(value, typ, key))
     return cfg
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None, name: str = "config") -> Any:
-    """Runs the Python config file, takes its ``config`` object, applies overrides and validates it."""
+def load_config(path: str | Path, overrides: Overrides = None, name: str = "config") -> Any:
+    """Runs the Python config file, takes its ``config`` object, applies overrides (key=value strings or a dict of
+    typed values) and validates it."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    ns = runpy.run_path(str(path))
+    try:
+        ns = runpy.run_path(str(path))
+    except (SyntaxError, NameError, ImportError, AttributeError, TypeError) as e:
+        raise ConfigError(f"{path}: the config file does not run ({type(e).__name__}: {e})") from e
     if name not in ns:
         raise ConfigError(f"{path} defines no '{name}'")
     cfg = ns[name]
-    apply_overrides(cfg, overrides or [])
+    apply_overrides(cfg, overrides, where=str(path))
     if hasattr(cfg, "validate"):
         cfg.validate()
     return cfg

@@ -1,6 +1,12 @@
-"""Shared fixtures: small real-image folders written from Fashion-MNIST, micro models."""
+"""Shared fixtures: small real-image folders written from Fashion-MNIST, micro models, golden numbers.
+
+Tests name repository files relative to the repository root (``configs/...``, ``tools/...``); the session runs from
+there whatever directory pytest was started in, so the suite passes from any working directory.
+"""
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -32,3 +38,40 @@ def fashion_folder(tmp_path: Path) -> Path:
 def _seed():
     torch.manual_seed(0)
     yield
+
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN_FILE = Path(__file__).resolve().parent / "expected" / "golden_losses.json"
+GOLDEN_REL_TOL = 1e-3
+"""Relative tolerance of a golden loss: one fixed-seed fp32 step on a CPU. Float kernels differ between CPUs and
+thread counts by about 1e-6 relative; a change to the model, its initialisation, the data pipeline or the loss
+moves the number by far more than 1e-3."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_from_repository_root():
+    previous = os.getcwd()
+    os.chdir(ROOT)
+    yield
+    os.chdir(previous)
+
+
+def check_golden(name: str, values: dict[str, float]) -> None:
+    """Compares `values` with ``tests/expected/golden_losses.json[name]`` (relative tolerance GOLDEN_REL_TOL).
+
+    ``MAE_ACCEPT_GOLDEN=1 pytest ...`` writes the current values instead (review the diff of the file, then commit).
+    """
+    golden = json.loads(GOLDEN_FILE.read_text()) if GOLDEN_FILE.exists() else {}
+    values = {k: float(v) for k, v in values.items()}
+    if os.environ.get("MAE_ACCEPT_GOLDEN") == "1":
+        golden[name] = values
+        GOLDEN_FILE.parent.mkdir(exist_ok=True)
+        GOLDEN_FILE.write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
+        return
+    if name not in golden:
+        pytest.fail(f"{GOLDEN_FILE} has no entry {name!r}; run once with MAE_ACCEPT_GOLDEN=1 to record it")
+    expected = golden[name]
+    assert set(values) == set(expected), f"{name}: keys {sorted(values)} != golden {sorted(expected)}"
+    for k, v in values.items():
+        assert v == pytest.approx(expected[k], rel=GOLDEN_REL_TOL), (
+            f"{name}.{k} = {v!r}, golden {expected[k]!r} (rel tol {GOLDEN_REL_TOL}; MAE_ACCEPT_GOLDEN=1 to accept)")

@@ -91,14 +91,25 @@ def test_decoder_width_any_value_with_heads_derived_or_given(width, heads, expec
     assert model.decoder_blocks[0].attn.num_heads == expect and len(model.decoder_blocks) == 3
 
 
-def test_mask_token_in_encoder_same_output_and_measured_flop_factor():
+def test_mask_token_in_encoder_outputs_and_measured_flop_factor():
     base = load_config("configs/pretrain/demo.py", ["model.target=pixel"])
     withm = load_config("configs/pretrain/demo.py", ["model.target=pixel", "model.mask_token_in_encoder=true"])
-    a, b = build_mae(base.model), build_mae(withm.model)
+    a, b = build_mae(base.model).eval(), build_mae(withm.model).eval()
+    missing = b.load_state_dict(a.state_dict(), strict=False).missing_keys
+    assert missing == ["encoder_mask_token"]                       # the same weights apart from the ablation's token
     imgs = torch.randn(2, 3, 28, 28)
     noise = torch.rand(2, 49)
-    (la, pa, ma), (lb, pb, mb) = a(imgs, noise=noise), b(imgs, noise=noise)
-    assert pa.shape == pb.shape == (2, 49, 48) and torch.equal(ma, mb)
+    with torch.no_grad():
+        (la, pa, ma), (lb, pb, mb) = a(imgs, noise=noise), b(imgs, noise=noise)
+        assert pa.shape == pb.shape == (2, 49, 48) and torch.equal(ma, mb)
+        # nothing removed: no mask token anywhere, so both encoders compute the same predictions
+        assert torch.allclose(a(imgs, 0.0, noise)[1], b(imgs, 0.0, noise)[1], atol=1e-5)
+        # with 75% removed the encoder's mask tokens change what the visible tokens attend to
+        assert not torch.allclose(pa, pb, atol=1e-3) and la.item() != lb.item()
+        b.mask_token.add_(torch.randn(b.mask_token.shape[-1]))       # the decoder's token is unused by (c) ...
+        assert torch.equal(b(imgs, noise=noise)[1], pb)
+        b.encoder_mask_token.add_(torch.randn(192))                 # ... the encoder's is what the model sees
+        assert not torch.allclose(b(imgs, noise=noise)[1], pb, atol=1e-3)
     assert a.forward_encoder(imgs, 0.75)[0].shape == (2, 1 + 12, 192)   # visible tokens only
     assert b.forward_encoder(imgs, 0.75)[0].shape == (2, 1 + 49, 192)   # every position
     fa, fb = encoder_flops(a, 28, 3), encoder_flops(b, 28, 3)
@@ -110,18 +121,37 @@ def test_mask_token_in_encoder_same_output_and_measured_flop_factor():
 
 
 def test_four_augmentations():
+    """Each setting is told apart by what it can and cannot produce from one colour image (seeded)."""
+    import numpy as np
     from PIL import Image
-    img = Image.fromarray((torch.rand(28, 28) * 255).byte().numpy())
-    outs = {}
-    for aug in ("none", "fixed_crop", "random_resized_crop", "random_resized_crop_color_jitter"):
+    from torchvision import transforms as T
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (28, 28, 3), dtype=np.uint8))
+    norm = T.Normalize((0.5,) * 3, (0.5,) * 3)
+    big = norm(T.ToTensor()(T.Resize(32, interpolation=T.InterpolationMode.BICUBIC)(img)))   # fixed_crop's canvas
+    windows = [w for i in range(5) for j in range(5) for w in (big[:, i:i + 28, j:j + 28],
+                                                               big[:, i:i + 28, j:j + 28].flip(-1))]
+
+    def outs(aug: str) -> list[torch.Tensor]:
         tf = build_pretrain_transform(28, aug, (0.5,) * 3, (0.5,) * 3)
-        torch.manual_seed(0)
-        a = tf(img)
-        torch.manual_seed(1)
-        outs[aug] = (a, tf(img))
-        assert a.shape == (3, 28, 28)
-    assert torch.equal(*outs["none"])
-    assert all(not torch.equal(*outs[k]) for k in outs if k != "none")
+        res = []
+        for seed in range(8):
+            torch.manual_seed(seed)
+            res.append(tf(img))
+        return res
+
+    none, fixed, rrc, jit = (outs(a) for a in ("none", "fixed_crop", "random_resized_crop",
+                                               "random_resized_crop_color_jitter"))
+    assert all(x.shape == (3, 28, 28) for x in none + fixed + rrc + jit)
+    # none: the image itself at every seed (28 px in, 28 px out, centre crop)
+    assert all(torch.allclose(x, norm(T.ToTensor()(img)), atol=1e-6) for x in none)
+    # fixed_crop: always an exact 28 px window (or its mirror) of the image resized to 32, and not always the same
+    assert all(any(torch.equal(x, w) for w in windows) for x in fixed) and len({x.sum().item() for x in fixed}) > 1
+    # random_resized_crop: the scale varies, so some crops are no window of that canvas
+    assert not all(any(torch.allclose(x, w, atol=1e-4) for w in windows) for x in rrc)
+    # colour jitter: from the same seeds, the colours differ from the crop-only setting (channel means move)
+    assert all(not torch.allclose(a.mean((1, 2)), b.mean((1, 2)), atol=1e-3) for a, b in zip(rrc, jit))
+    torch.manual_seed(3)
+    assert torch.equal(build_pretrain_transform(28, "random_resized_crop", (0.5,) * 3, (0.5,) * 3)(img), rrc[3])
 
 
 @pytest.mark.parametrize("overrides,setting", [
@@ -147,3 +177,45 @@ def test_table_summary_relative_flops_and_seed_means():
     lines = summarize(rows, runs)
     assert lines[0]["ft"] == 81.0 and lines[0]["seeds"] == 2 and lines[0]["ft_std"] == pytest.approx(1.41, abs=0.01)
     assert lines[1]["relative_flops"] == 3.3 and lines[1]["seeds"] == 1
+
+
+def test_decoder_width_rows_keep_the_heads_fixed_as_the_official_decoder():
+    """Table 1(b): the official decoder keeps 16 heads at every width; the small scale keeps the demo decoder's 4.
+    Only the width changes across the rows, and every width is divisible by its head count."""
+    rows = find_rows("b")
+    full_widths, small_widths = [], []
+    for row in rows:
+        full, small = row.load("full").model, row.load("small").model
+        assert (full.decoder_heads(), small.decoder_heads()) == (16, 4), row.key
+        assert full.decoder_embed_dim % 16 == 0 and small.decoder_embed_dim % 4 == 0, row.key
+        assert full.decoder_embed_dim == 4 * small.decoder_embed_dim, row.key
+        full_widths.append(full.decoder_embed_dim)
+        small_widths.append(small.decoder_embed_dim)
+        assert build_mae(small).decoder_blocks[0].attn.num_heads == 4
+    assert full_widths == [128, 256, 512, 768, 1024] and small_widths == [32, 64, 128, 192, 256]
+
+
+# file -> (epochs, the fine-tuning top-1 its docstring promises, the paper table that number belongs to)
+PRETRAIN_PROMISES = {"mae_vit_base.py": (1600, "83.6", "Table 3"), "mae_vit_large.py": (1600, "85.9", "Table 3"),
+                     "mae_vit_huge.py": (1600, "86.9", "Table 3"), "mae_vit_large_800ep.py": (800, "85.4", "Table 1d")}
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAIN_PROMISES))
+def test_pretraining_configs_promise_the_number_of_the_epochs_they_set(name):
+    """83.6 / 85.9 / 86.9 are Table 3's 1600-epoch results; 85.4 is Table 1d's 800-epoch ViT-L (normalised pixels)."""
+    path = f"configs/pretrain/{name}"
+    epochs, number, table = PRETRAIN_PROMISES[name]
+    cfg = load_config(path)
+    assert cfg.train.epochs == epochs and cfg.model.target == "norm_pixel"
+    assert cfg.train.batch_size * cfg.train.accum_iter * 8 == 4096 and cfg.optim.base_lr == 1.5e-4
+    assert cfg.optim.warmup_epochs == 40 and cfg.model.decoder_heads() == 16 and cfg.train.precision == "bf16"
+    doc = open(path).read().split('"""')[1]
+    assert f"{number}%" in doc and table in doc and f"{epochs} epochs" in doc
+
+
+def test_ablation_rows_are_800_epoch_vit_l_runs():
+    for r in ALL_ROWS:
+        full = r.load("full")
+        assert (full.model.encoder, full.train.epochs) == ("vit_large_patch16", 800), r.key
+        if r.paper:   # a row with a paper number names the 800-epoch setting that number belongs to
+            assert "800 epochs" in open(r.path).read().split('"""')[1], r.key

@@ -12,7 +12,6 @@ from mae_core.models.mae import create_mae
 from transfer.classification.config import ClassificationConfig, DataConfig, ModelConfig
 from transfer.classification.engine import Schedule
 from transfer.classification.fastprobe import train_heads
-from transfer.classification.knn import KnnMonitor, knn_metrics
 from transfer.classification.lars import LARS
 from transfer.classification.metrics import confusion_matrix, summarize, topk_correct
 from transfer.classification.model import (
@@ -130,13 +129,6 @@ def test_train_heads_several_lrs_learn_separable_data():
     assert accs[1] > 0.95 and accs[0] < accs[1]                       # each head its own lr
 
 
-def test_knn_metrics_through_mae_core():
-    y = torch.arange(200) % 5
-    x = torch.nn.functional.one_hot(y, 5).float() + 0.1 * torch.randn(200, 5)
-    m, cm = knn_metrics(x[:150], y[:150], x[150:], y[150:], 5)
-    assert m["top1"] == 100.0 and cm.sum() == 50 and cm.trace() == 50
-
-
 def test_config_files_load_and_typos_are_named():
     import glob
     files = sorted(glob.glob("configs/classification/*.py"))
@@ -148,7 +140,7 @@ def test_config_files_load_and_typos_are_named():
         assert "tools/" in doc and "Expected" in doc, f
     cfg = load_config("configs/classification/in1k_finetune_vit_large.py", ["finetune.trainable_blocks=2"])
     assert (cfg.finetune.epochs, cfg.finetune.layer_decay, cfg.model.drop_path) == (50, 0.75, 0.2)
-    assert cfg.finetune.trainable_blocks == 2 and cfg.finetune.blr == 5e-4
+    assert cfg.finetune.trainable_blocks == 2 and cfg.finetune.blr == 1e-3
     lp = load_config("configs/classification/in1k_linprobe_vit_base.py").linprobe
     assert (lp.blr, lp.weight_decay, lp.epochs, lp.batch_size * 32) == (0.1, 0.0, 90, 16384)
     assert load_config("configs/classification/inat2018_finetune.py").data.num_classes == 8142
@@ -157,13 +149,62 @@ def test_config_files_load_and_typos_are_named():
     assert math.isclose(load_config("configs/classification/smoke_finetune.py").data.mean[0], 0.286)
 
 
-def test_knn_monitor_on_an_encoder():
-    from torch.utils.data import DataLoader, TensorDataset
+# The official FINETUNE.md commands per size: (epochs, blr, layer decay, drop path, batch per GPU x GPUs).
+OFFICIAL_FINETUNE = {"base": (100, 5e-4, 0.65, 0.1, 1024), "large": (50, 1e-3, 0.75, 0.2, 1024),
+                     "huge": (50, 1e-3, 0.75, 0.3, 1024)}
 
-    from mae_core.models.vit import create_vit
-    torch.manual_seed(0)
-    y = torch.arange(40) % 2
-    x = torch.randn(40, 3, 32, 32) * 0.1 + y[:, None, None, None] * 2.0     # two very different image classes
-    tr, va = DataLoader(TensorDataset(x[:30], y[:30]), batch_size=10), DataLoader(TensorDataset(x[30:], y[30:]))
-    monitor = KnnMonitor(tr, va, num_classes=2, k=5)
-    assert monitor(create_vit("vit_micro_patch4")) == 100.0
+
+@pytest.mark.parametrize("size", sorted(OFFICIAL_FINETUNE))
+def test_finetune_recipe_files_hold_the_official_values_per_size(size):
+    cfg = load_config(f"configs/classification/in1k_finetune_vit_{size}.py")
+    f, d, m = cfg.finetune, cfg.data, cfg.model
+    epochs, blr, ld, dp, batch = OFFICIAL_FINETUNE[size]
+    assert (f.epochs, f.blr, f.layer_decay, m.drop_path) == (epochs, blr, ld, dp)
+    from transfer.classification.recipes import FINETUNE_BY_SIZE
+    s = FINETUNE_BY_SIZE[m.name]
+    assert f.batch_size == s.batch_per_gpu and s.batch_per_gpu * s.gpus == batch
+    # main_finetune.py's defaults and FINETUNE.md's flags, identical for every size
+    assert (f.weight_decay, f.warmup_epochs, f.min_lr, f.mixup, f.cutmix, f.smoothing) == (0.05, 5, 1e-6, 0.8, 1.0, 0.1)
+    assert (d.reprob, d.auto_augment, d.crop_pct, m.global_pool) == (0.25, "rand-m9-mstd0.5-inc1", 0.875, "avg")
+    assert cfg.train.precision == "bf16" and m.learn_pos_embed and f.clip_grad == 0.0
+    doc = open(f"configs/classification/in1k_finetune_vit_{size}.py").read()
+    assert f"base lr {blr:g}".replace("0.0005", "5e-4").replace("0.001", "1e-3") in doc
+
+
+def test_linprobe_and_partial_recipes():
+    for size in ("base", "large", "huge"):
+        cfg = load_config(f"configs/classification/in1k_linprobe_vit_{size}.py")
+        lp = cfg.linprobe
+        assert (lp.blr, lp.weight_decay, lp.momentum, lp.epochs, lp.warmup_epochs) == (0.1, 0.0, 0.9, 90, 10)
+        assert lp.batch_size * 32 == 16384 and lp.pool == "cls" and cfg.data.scale == (0.08, 1.0)
+        assert cfg.train.precision == "bf16"
+    part = load_config("configs/classification/in1k_partial_finetune_vit_large.py")
+    assert part.finetune.trainable_blocks == 1 and part.finetune.epochs in (50, 100, 200)
+    assert (part.finetune.blr, part.finetune.layer_decay, part.model.drop_path) == (1e-3, 0.75, 0.2)
+    with pytest.raises(KeyError, match="vit_micro_patch4"):
+        from transfer.classification.recipes import finetune_recipe
+        finetune_recipe("vit_micro_patch4")
+
+
+def test_position_table_is_trained_in_fine_tuning_without_weight_decay(tmp_path):
+    """As models_vit.py (timm's learnable pos_embed, in no_weight_decay): it starts from the checkpoint's table,
+    gets a gradient, sits in a no-decay group, and moves after an AdamW step; learn_pos_embed=false freezes it."""
+    mae = create_mae("vit_micro_patch4", img_size=32, patch_size=4, decoder_embed_dim=32, decoder_depth=1,
+                     decoder_num_heads=4)
+    with torch.no_grad():
+        mae.pos_embed.add_(0.5)   # a table unlike the sin-cos init, to see that the checkpoint's is loaded
+    ckpt = tmp_path / "mae.pth"
+    atomic_save({"model": mae.state_dict()}, ckpt)
+    model = build_classifier(micro_cfg(), 10, str(ckpt))
+    assert model.pos_embed.requires_grad and torch.equal(model.pos_embed.detach(), mae.pos_embed.detach())
+    groups = param_groups_lrd(model, 0.05, 0.75, skip_names=model.no_weight_decay())
+    (group,) = [g for g in groups if any(n == "pos_embed" for n in g["names"])]
+    assert group["weight_decay"] == 0.0 and group["layer_id"] == 0
+    opt = torch.optim.AdamW(groups, lr=1e-2)
+    before = model.pos_embed.detach().clone()
+    model(torch.randn(2, 3, 32, 32)).sum().backward()
+    assert model.pos_embed.grad is not None and model.pos_embed.grad.abs().sum() > 0
+    opt.step()
+    assert not torch.equal(before, model.pos_embed.detach())
+    frozen = build_classifier(micro_cfg(learn_pos_embed=False), 10, str(ckpt))
+    assert not frozen.pos_embed.requires_grad

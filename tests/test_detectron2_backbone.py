@@ -11,7 +11,7 @@ from mae_core.checkpoint.io import CheckpointMismatchError  # noqa: E402
 from mae_core.models.mae import create_mae  # noqa: E402
 from mae_core.models.vit import create_vit  # noqa: E402
 from transfer.detectron2.backbone import SimpleFeaturePyramid, build_vit_fpn  # noqa: E402
-from transfer.detectron2.vit_dense import create_dense_vit, vit_dense_features  # noqa: E402
+from transfer.detectron2.vit_dense import create_dense_vit  # noqa: E402
 from transfer.detectron2.weights import find_vit, load_mae_into_detector, vit_param_groups  # noqa: E402
 
 
@@ -57,7 +57,7 @@ def test_window_equal_to_grid_is_global_attention():
                 p.normal_(std=0.5)
     global_.load_state_dict(windowed.state_dict())
     x = torch.randn(2, 3, 64, 64)
-    a, b = vit_dense_features(windowed, x)[0], vit_dense_features(global_, x)[0]
+    a, b = windowed.forward_patch_tokens(x)[0], global_.forward_patch_tokens(x)[0]
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
@@ -72,7 +72,7 @@ def test_zero_init_rel_pos_keeps_pretrained_output():
     for blk in plain.blocks:
         plain_tokens = blk(plain_tokens, (16, 16), 0)
     expect = plain_tokens.transpose(1, 2).reshape(2, -1, 16, 16)
-    torch.testing.assert_close(vit_dense_features(dense, x)[0], expect, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(dense.forward_patch_tokens(x)[0], expect, atol=1e-5, rtol=1e-5)
 
 
 class _Detector(nn.Module):
@@ -100,7 +100,8 @@ def test_mae_checkpoint_loads_with_only_expected_new_keys(tmp_path, encoder_only
     assert prefix == "backbone.net."
     report = load_mae_into_detector(det, path)
     assert report.unexpected == []
-    assert report.missing and all(k.endswith(("rel_pos_h", "rel_pos_w")) for k in report.missing)
+    assert {k for k in report.missing if not k.endswith(("rel_pos_h", "rel_pos_w"))} == {
+        "cls_token", "norm.weight", "norm.bias"}                      # unused by dense features: not loaded
     assert report.resized == ["pos_embed"]                       # 8x8 (32 px) -> 16x16 (64 px)
     torch.testing.assert_close(vit.blocks[1].mlp.fc2.weight, mae.blocks[1].mlp.fc2.weight)
     torch.testing.assert_close(vit.patch_embed.proj.weight, mae.patch_embed.proj.weight)
@@ -114,9 +115,9 @@ def test_unexpected_key_is_an_error(tmp_path):
         load_mae_into_detector(det, path)
 
 
-def test_layer_decay_groups_use_vitdet_numbering():
+def test_layer_decay_groups_use_vitdet_numbering_and_weight_decay():
     det = _Detector(SimpleFeaturePyramid(_micro(), out_channels=16, scale_factors=(1.0,)))
-    groups = vit_param_groups(det, base_lr=1.0, layer_decay=0.5, weight_decay=0.1)
+    groups = vit_param_groups(det, base_lr=1.0, layer_decay=0.5, weight_decay=0.1)   # ViTDet-B/L's rule
     depth = 2
     lr_of = {}
     for g in groups:
@@ -126,11 +127,16 @@ def test_layer_decay_groups_use_vitdet_numbering():
     assert lr_of[id(net.patch_embed.proj.weight)] == (0.5 ** (depth + 1), 0.1)
     assert lr_of[id(net.pos_embed)] == (0.5 ** (depth + 1), 0.0)
     assert lr_of[id(net.blocks[0].attn.qkv.weight)] == (0.5 ** depth, 0.1)
-    assert lr_of[id(net.blocks[1].attn.rel_pos_h)] == (0.5, 0.0)
-    assert lr_of[id(net.blocks[1].norm1.weight)] == (0.5, 0.0)
-    assert lr_of[id(det.backbone.stages[0][1].weight)] == (1.0, 0.1)    # pyramid: top layer
+    assert lr_of[id(net.blocks[1].attn.rel_pos_h)] == (0.5, 0.1)          # upstream decays rel-pos tables
+    assert lr_of[id(net.blocks[1].attn.qkv.bias)] == (0.5, 0.1)           # ... and biases
+    assert lr_of[id(net.blocks[1].norm1.weight)] == (0.5, 0.0)            # weight_decay_norm=0.0
+    assert lr_of[id(det.backbone.simfp_2[0].weight)] == (1.0, 0.1)       # pyramid: top layer
+    assert lr_of[id(det.backbone.simfp_2[0].norm.weight)] == (1.0, 0.0)  # its LN
     assert lr_of[id(det.head.weight)] == (1.0, 0.1)
     assert id(net.cls_token) not in lr_of                                   # frozen: unused by dense features
+    every = vit_param_groups(det, base_lr=1.0, layer_decay=0.5, weight_decay=0.1, no_decay=(), norm_decay=True)
+    assert {g["weight_decay"] for g in every} == {0.1}                      # ViTDet-H: overrides={}, norms decayed
+    assert sum(len(g["params"]) for g in every) == sum(len(g["params"]) for g in groups)
 
 
 @pytest.mark.parametrize("builder", ["build_vitdet_backbone", "build_vit_fpn_backbone"])
@@ -147,3 +153,26 @@ def test_yacs_registry_builds_the_backbones(builder):
     assert isinstance(find_vit(bb)[1], type(create_vit("vit_micro_patch4")))
     assert {k: (v.channels, v.stride) for k, v in bb.output_shape().items()} == {
         f"p{i}": (16, 2 ** i) for i in range(2, 7)}
+
+
+def test_importing_the_package_registers_the_backbones():
+    import subprocess
+    import sys
+    code = ("import sys; import transfer.detectron2; from detectron2.modeling import BACKBONE_REGISTRY as R; "
+            "names = {'build_vitdet_backbone', 'build_vit_fpn_backbone'}; "
+            "assert names <= set(R._obj_map), sorted(R._obj_map); print('registered')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "registered" in done.stdout, done.stderr[-2000:]
+
+
+def test_forward_patch_tokens_is_the_dense_path():
+    torch.manual_seed(0)
+    vit = _micro(window=4, global_blocks=(1,))
+    x = torch.randn(1, 3, 48, 64)                                            # grid 12 x 16 (table built for 16 x 16)
+    grid = (12, 16)
+    tokens = vit.patch_embed(x) + vit.pos_embed_for(grid)[:, 1:]
+    first = vit.blocks[0](tokens, grid, 0)
+    last = vit.blocks[1](first, grid, 0)
+    outs = vit.forward_patch_tokens(x, out_indices=[0, -1])
+    torch.testing.assert_close(outs[0], first.transpose(1, 2).reshape(1, 64, 12, 16))
+    torch.testing.assert_close(outs[1], last.transpose(1, 2).reshape(1, 64, 12, 16))

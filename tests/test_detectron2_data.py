@@ -10,13 +10,12 @@ pytestmark = pytest.mark.detectron2
 
 from transfer.detectron2 import compat  # noqa: E402
 from transfer.detectron2.data import CocoDataError, check_coco_json, register_coco  # noqa: E402
-from transfer.detectron2.synthetic import make_fashion_coco  # noqa: E402
+from transfer.studies.scenes import make_fashion_coco  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def fashion(tmp_path_factory):
-    return make_fashion_coco(tmp_path_factory.mktemp("fashion"), num_train=6, num_val=3, canvas=64,
-                             scale=(0.6, 1.0), seed=1)
+    return make_fashion_coco(tmp_path_factory.mktemp("fashion"), num_train=6, num_val=3, canvas=64, seed=1)
 
 
 def _rewrite(src: str, dst, change) -> str:

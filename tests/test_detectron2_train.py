@@ -2,10 +2,13 @@
 writes metrics.json through tools/train_coco.py's library entry (train, --eval-only, --resume)."""
 import json
 import math
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from conftest import check_golden
 
 pytest.importorskip("detectron2")
 pytestmark = pytest.mark.detectron2
@@ -15,7 +18,7 @@ from detectron2.utils.events import EventStorage  # noqa: E402
 
 from transfer.detectron2.data import register_coco  # noqa: E402
 from transfer.detectron2.lazy import lsj_dataloader, mask_rcnn, vitdet_backbone  # noqa: E402
-from transfer.detectron2.synthetic import make_fashion_coco  # noqa: E402
+from transfer.studies.scenes import make_fashion_coco  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,9 @@ def fashion(tmp_path_factory):
     return make_fashion_coco(tmp_path_factory.mktemp("fashion"), num_train=16, num_val=4, canvas=128, seed=2)
 
 
-def test_one_training_step_has_finite_losses(fashion, tmp_path):
+def test_one_training_step_has_finite_losses_and_the_golden_values(fashion, tmp_path):
+    np.random.seed(0)      # detectron2's sampler and augmentations draw from numpy
+    random.seed(0)
     torch.manual_seed(0)
     register_coco("test_step_train", fashion["train"]["json"], fashion["train"]["images"], work_dir=tmp_path)
     model = instantiate(mask_rcnn(
@@ -42,6 +47,7 @@ def test_one_training_step_has_finite_losses(fashion, tmp_path):
         total.backward()
     assert set(losses) == {"loss_cls", "loss_box_reg", "loss_mask", "loss_rpn_cls", "loss_rpn_loc"}
     assert all(torch.isfinite(v) for v in losses.values())
+    check_golden("detectron2_mask_rcnn_one_step", {k: v.item() for k, v in losses.items()})
     grads = [p.grad for p in model.backbone.net.blocks.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 

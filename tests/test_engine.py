@@ -143,3 +143,26 @@ def test_initial_checkpoint_is_seeded_and_loads_as_an_encoder(tmp_path):
     assert not torch.equal(a["model"]["blocks.0.attn.qkv.weight"], c["model"]["blocks.0.attn.qkv.weight"])
     model, _ = load_encoder(tmp_path / "a.pth")
     assert torch.equal(model.state_dict()["blocks.0.attn.qkv.weight"], a["model"]["blocks.0.attn.qkv.weight"])
+
+
+def test_one_precision_switch(monkeypatch):
+    from mae_core.config import ConfigError
+    from mae_core.engine import run_state
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    assert run_state.resolve_precision("fp32", cuda) == "fp32" and run_state.resolve_precision("bf16", cpu) == "bf16"
+    assert run_state.resolve_precision("auto", cuda) == "bf16"
+    monkeypatch.setattr(run_state, "cpu_has_amx", lambda: True)
+    assert run_state.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(run_state, "cpu_has_amx", lambda: False)
+    assert run_state.resolve_precision("auto", cpu) == "fp32"
+    with pytest.raises(ConfigError, match="train.precision must be auto, fp32 or bf16, got 'fp16'"):
+        smoke_cfg("fashion-mnist", "train.precision=fp16")
+    assert smoke_cfg("fashion-mnist", "train.precision=auto").train.precision == "auto"
+
+
+def test_checkpoint_prev_is_kept_one_save_behind(fashion_folder, tmp_path):
+    pretrain(smoke_cfg(fashion_folder, "train.batch_size=4", "train.save_every_steps=2", "train.max_steps=5"), tmp_path)
+    last = torch.load(tmp_path / "checkpoint-last.pth", weights_only=False)
+    prev = torch.load(tmp_path / "checkpoint-prev.pth", weights_only=False)
+    assert (last["step"], prev["step"]) == (5, 4)
+    assert not list(tmp_path.glob(".*.tmp"))                      # no temporary file left behind

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.mmseg
 
 from mae_core.data.datasets import DataError, read_fashion_mnist  # noqa: E402
 from transfer.mmseg.data import check_ade_root, dataset_overrides  # noqa: E402
-from transfer.mmseg.synthetic import FG_THRESHOLD, compose_canvas, make_fashion_ade  # noqa: E402
+from transfer.studies.scenes import FG_THRESHOLD, Items, compose_scene, make_fashion_ade  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,8 @@ def test_layout_and_labels(root):
 
 def test_labels_are_the_items_own_pixels():
     images, labels = read_fashion_mnist("test")
-    img, ann = compose_canvas(images[:1], labels[:1], 64, np.random.default_rng(0))
+    scene = compose_scene(Items([images[0]], labels[:1], []), 64, np.random.default_rng(0), n_items=1)
+    img, ann = scene.image, scene.label_map
     assert set(np.unique(ann).tolist()) == {0, int(labels[0]) + 1}
     fg = ann > 0
     # labelled pixels are the item's (bright, above the threshold), the rest is the dim background

@@ -1,4 +1,5 @@
-"""The paper's pretraining ablations (Table 1 a-f): pretrain one model per row, then fine-tune and linear-probe it.
+"""The paper's pretraining ablations (Table 1 a-f; mae-ablate): pretrain one model per row, then fine-tune and
+linear-probe it.
 
   python tools/ablate.py --table d [--seeds 0,1] [--output-dir runs/ablations]          # small scale, CPU
   python tools/ablate.py --table all --scale full --data-path IMAGENET/train ...        # the paper's configs

@@ -1,4 +1,5 @@
-"""The demo: python tools/demo.py [--output-dir DIR] [key=value ...] (what `make demo` runs)."""
+"""The demo (what `make demo` runs; mae-demo): python tools/demo.py [--output-dir DIR] [key=value ...]
+"""
 import sys
 
 from transfer.studies.demo import main

@@ -1,14 +1,12 @@
-"""Linear probing of a frozen pretrained ViT: linprobe.mode=full (paper), fast (cached features, lr chosen on
-held-out training images) or knn (cosine k-NN, k = 20).
+"""Linear probing of a frozen pretrained ViT (mae-linprobe): linprobe.mode=full (paper), fast (cached features, lr
+chosen on held-out training images) or knn (cosine k-NN, k = 20).
 
     python tools/linprobe.py --config configs/classification/smoke_linprobe.py --data-path DATA \
-        --pretrained CKPT --output-dir OUT [--resume [CKPT]] [--eval-only] [key=value ...]
+        --pretrained CKPT --output-dir OUT [--no-resume] [--eval-only] [key=value ...]
 """
+import sys
 
-
-from transfer.classification.cli import parse
-from transfer.classification.linprobe import run_linprobe
+from transfer.classification.cli import linprobe_main
 
 if __name__ == "__main__":
-    args, cfg = parse(__doc__)
-    run_linprobe(cfg, args.data_path, args.output_dir, args.pretrained, args.resume, args.eval_only)
+    sys.exit(linprobe_main())

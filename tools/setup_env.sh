@@ -33,11 +33,11 @@ CURRENT_STEP="torch 2.14.1 + torchvision 0.29.1"
 step "$CURRENT_STEP"
 $PIP install -q torch==2.14.1 torchvision==0.29.1
 
-CURRENT_STEP="timm, pycocotools, tensorboard, test tools, detectron2's pure-Python requirements, dall-e (+ attrs, which it imports but does not declare)"
+CURRENT_STEP="timm, pycocotools, tensorboard, test tools, detectron2's pure-Python requirements, dall-e (+ attrs, which it imports but does not declare), submitit"
 step "$CURRENT_STEP"
 $PIP install -q "timm==1.0.*" "numpy<2.3" pillow pycocotools tensorboard tqdm scikit-learn scipy matplotlib \
   pytest shapely "fvcore<0.1.6" "iopath<0.1.10" omegaconf hydra-core yacs termcolor tabulate cloudpickle \
-  "transformers>=4.40,<5" dall-e attrs
+  "transformers>=4.40,<5" dall-e attrs "submitit==1.5.*"
 
 CURRENT_STEP="detectron2 0.6 from the pb1-detectron2 sources, C++ extension skipped"
 step "$CURRENT_STEP"

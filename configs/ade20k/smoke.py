@@ -1,9 +1,9 @@
 """CPU smoke recipe: UperNet + FCN auxiliary head on the demo ViT (vit_demo_patch4: 192 wide, 6 deep, 3 heads,
-patch 4) at 128 px crops (grid 32x32), on the Fashion-MNIST canvases of tools/make_ade_fashion.py (10 classes).
+patch 4) at 128 px crops (grid 32x32), on the Fashion-MNIST scenes of tools/make_scenes.py (10 classes).
 
-    python tools/make_ade_fashion.py --output-dir runs/ade_fashion
+    python tools/make_scenes.py --output-dir runs/fashion --formats ade
     python tools/pretrain.py --config configs/pretrain/demo.py --data-path fashion-mnist --output-dir runs/demo
-    OMP_NUM_THREADS=1 python tools/train_ade20k.py --config configs/ade20k/smoke.py --data-root runs/ade_fashion \
+    OMP_NUM_THREADS=1 python tools/train_ade20k.py --config configs/ade20k/smoke.py --data-root runs/fashion/ade \
         --num-classes 10 --pretrained runs/demo/checkpoint-final.pth --output-dir runs/ade_smoke
 
 150 iterations at batch 4; measured on 2 shared CPU cores in docs/ade20k.md (mIoU from an MAE checkpoint vs from

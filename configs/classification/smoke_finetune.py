@@ -1,8 +1,8 @@
 """Smoke fine-tuning of the demo ViT (vit_demo_patch4: 192 wide, 6 deep, 3 heads, patch 4) on 28 px grayscale
 images (replicated to 3 channels), e.g. Fashion-MNIST folders; minutes on a CPU.
 
-    python tools/make_fashion_folders.py --output data/fmnist --train-per-class 1000 --val-per-class 200
-    python tools/finetune.py --config configs/classification/smoke_finetune.py --data-path data/fmnist \
+    python tools/make_scenes.py --output-dir data --formats items --items-per-class 1000
+    python tools/finetune.py --config configs/classification/smoke_finetune.py --data-path data/items \
         --pretrained runs/mae_fmnist.pth --output-dir runs/ft_smoke
 
 Expected: well above chance (10%) after one epoch; the measured numbers are in docs/classification.md.

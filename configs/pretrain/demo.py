@@ -14,5 +14,5 @@ config = PretrainConfig(
     data=DataConfig(path="fashion-mnist", augmentation="random_resized_crop", crop_min_scale=0.35,
                     mean=(FASHION_MEAN,) * 3, std=(FASHION_STD,) * 3, num_workers=1),
     optim=OptimConfig(base_lr=1e-3, weight_decay=0.05, betas=(0.9, 0.95), warmup_epochs=1),
-    train=TrainConfig(epochs=3, batch_size=256, precision="bf16", log_every=20, vis_every_steps=200),
+    train=TrainConfig(epochs=3, batch_size=256, precision="auto", log_every=20, vis_every_steps=200),
 )

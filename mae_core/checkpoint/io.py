@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 import os
 import platform
@@ -36,9 +37,13 @@ class LoadReport:
         return f"missing: {fmt(self.missing)}; unexpected: {fmt(self.unexpected)}; resized: {fmt(self.resized)}"
 
 
-def read_state_dict(path: str | os.PathLike, key: str | None = None) -> tuple[dict, dict]:
-    """Reads a checkpoint file -> (state_dict, whole file as a dict). Finds the weights under ``model`` & co."""
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Reads a whole checkpoint file (a dict) on the CPU; a damaged or truncated file raises
+    :class:`CheckpointMismatchError` naming it (never a raw unpickling traceback)."""
     path = Path(path)
+    if (path / ".metadata").is_file():   # a torch.distributed.checkpoint folder (FSDP): consolidated in memory
+        from mae_core.engine.strategy import consolidate
+        return consolidate(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
@@ -47,6 +52,12 @@ def read_state_dict(path: str | os.PathLike, key: str | None = None) -> tuple[di
         raise CheckpointMismatchError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from e
     if not isinstance(ckpt, dict):
         raise CheckpointMismatchError(f"{path}: expected a dict, found {type(ckpt).__name__}")
+    return ckpt
+
+
+def read_state_dict(path: str | os.PathLike, key: str | None = None) -> tuple[dict, dict]:
+    """Reads a checkpoint file -> (state_dict, whole file as a dict). Finds the weights under ``model`` & co."""
+    ckpt = read_checkpoint(path)
     if key is not None:
         if key not in ckpt:
             raise CheckpointMismatchError(f"{path}: no key {key!r}; top-level keys: {sorted(ckpt)[:20]}")
@@ -114,8 +125,10 @@ def _grid_of(model: nn.Module, key: str) -> tuple[int, int]:
     return tuple(mod.patch_embed.grid_size)
 
 
-def atomic_save(obj: dict, path: str | os.PathLike) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename: a kill never leaves a broken file."""
+def atomic_save(obj: dict, path: str | os.PathLike, keep_previous: str | os.PathLike | None = None) -> None:
+    """torch.save to a temporary file in the same folder, fsync, then rename: a kill never leaves a broken file.
+    ``keep_previous``: a path the existing file is first renamed to (atomically; e.g. checkpoint-prev.pth), so a
+    good previous checkpoint always sits beside the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -124,11 +137,39 @@ def atomic_save(obj: dict, path: str | os.PathLike) -> None:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        if keep_previous is not None and path.exists():
+            os.replace(path, keep_previous)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
+    """Text to a temporary file in the same folder, fsync, then rename: a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_json(obj: object, path: str | os.PathLike, indent: int | None = 2) -> Path:
+    """json.dumps written through :func:`atomic_write_text` (the JSON twin of ``atomic_save``).
+
+    Values JSON cannot hold (paths, numpy scalars, ...) are written as ``str``; returns the path written.
+    """
+    return atomic_write_text(json.dumps(obj, indent=indent, default=str), path)
 
 
 def package_versions() -> dict[str, str]:

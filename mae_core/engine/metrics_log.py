@@ -41,8 +41,41 @@ class MetricLog:
 
 def write_metrics(output_dir: str | Path, metrics: dict) -> Path:
     """Writes the final figures of a tool to `metrics.json` (atomically)."""
-    path = Path(output_dir) / "metrics.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, default=str))
-    tmp.replace(path)
-    return path
+    from mae_core.checkpoint.io import atomic_write_json
+    return atomic_write_json(metrics, Path(output_dir) / "metrics.json")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), or the platform's processor string."""
+    import platform
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_context() -> dict:
+    """Where and when a result was measured: commit (with '+changes' when the tree differs from it), CPU model and
+    the features that decide CPU speed, torch and its thread count, the 1/5/15-minute load average."""
+    import os
+    import subprocess
+
+    import torch
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+        commit = head + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        flags = set()
+    return {"commit": commit, "cpu": cpu_model(), "cpu_count": os.cpu_count(),
+            "cpu_features": sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "loadavg": [round(v, 2) for v in os.getloadavg()]}

@@ -1,8 +1,10 @@
 """The pretraining engine: data, model, AdamW + warmup/cosine per step, bf16 autocast, accumulation, DDP, resume.
 
 ``pretrain(cfg, output_dir)`` is what ``tools/pretrain.py`` calls. Starting again in the same output folder resumes
-from ``checkpoint-last.pth``: model, optimizer, step, and RNG states, so the next losses equal those of a run that
-was never stopped (augmentations are seeded per sample by (seed, epoch, index); masks come from the restored RNG).
+from ``checkpoint-last.pth`` (or ``checkpoint-prev.pth`` when the last one is damaged): model, optimizer, step, and
+RNG states, so the next losses equal those of a run that was never stopped (augmentations are seeded per sample by
+(seed, epoch, index); masks come from the restored RNG). SIGTERM / SIGUSR1 write the checkpoint at the next step
+boundary and leave with exit code 75 (``run_state.EXIT_PREEMPTED``).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import itertools
 import logging
 import math
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -21,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from mae_core.checkpoint.io import atomic_save, load_weights, package_versions
+from mae_core.checkpoint.io import CheckpointMismatchError, atomic_save, load_weights, package_versions
 from mae_core.config import ConfigError, to_dict
 from mae_core.data.datasets import (
     ArrayImageDataset,
@@ -31,23 +34,45 @@ from mae_core.data.datasets import (
     is_fashion_mnist_dir,
     read_fashion_mnist,
 )
+from mae_core.data.decode import build_bytes_transform, first_readable
+from mae_core.data.shards import ShardDataset, is_shard_source
 from mae_core.data.transforms import build_pretrain_transform
-from mae_core.engine.distributed import DistInfo, all_reduce_mean, all_true, init_distributed
+from mae_core.engine.distributed import DistInfo, agree, all_reduce_mean, init_distributed
 from mae_core.engine.lr_decay import param_groups_lrd
 from mae_core.engine.metrics_log import MetricLog, write_metrics
 from mae_core.engine.pretrain_config import ModelConfig, PretrainConfig
+from mae_core.engine.run_state import (
+    LAST,
+    PREV,
+    NonFiniteLossError,
+    NonFinitePolicy,
+    PreemptionGuard,
+    autocast,
+    check_world,
+    resolve_precision,
+    resume_checkpoint,
+    rng_state,
+    run_info,
+    set_rng_state,
+)
 from mae_core.engine.schedule import WarmupCosine
+from mae_core.engine.strategy import (
+    LAST_SHARDED,
+    PREV_SHARDED,
+    is_sharded_checkpoint,
+    load_optimizer_state,
+    load_training_state,
+    save_sharded,
+    training_state,
+    wrap_model,
+)
 from mae_core.engine.visualize import save_reconstruction_grid
 from mae_core.models.mae import MaskedAutoencoder, create_mae
 from mae_core.models.vit import VIT_SIZES
 from mae_core.targets.base import parse_target_args
 
 logger = logging.getLogger(__name__)
-LAST = "checkpoint-last.pth"
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training stopped after too many non-finite losses in a row."""
+__all__ = ["NonFiniteLossError", "Pretrainer", "build_mae", "pretrain", "rng_state", "set_rng_state"]
 
 
 # ------------------------------------------------------------------------------------------------ builders
@@ -75,7 +100,13 @@ def build_pretrain_dataset(cfg: PretrainConfig):
     if d.path == "fashion-mnist" or is_fashion_mnist_dir(d.path):
         images, labels = read_fashion_mnist("train", None if d.path == "fashion-mnist" else d.path)
         return ArrayImageDataset(images, labels, tf)
-    return ImageFolderDataset(d.path, tf, strict=d.strict)
+    if is_shard_source(d.path):  # tar shards: streamed, decoded by the fast JPEG path (see mae_core.data.shards)
+        return ShardDataset(d.path, build_bytes_transform(m.img_size, d.augmentation, d.mean, d.std,
+                                                          d.crop_min_scale, mode), seed=cfg.train.seed,
+                            strict=d.strict)
+    ds = ImageFolderDataset(d.path, tf, strict=d.strict)
+    first_readable(ds.files, where=d.path)  # every image unreadable: say so now, not as "N images give no full step"
+    return ds
 
 
 def build_optimizer(model: torch.nn.Module, weight_decay: float, lr: float,
@@ -109,21 +140,6 @@ class SkipSampler(Sampler):
         return max(len(self.base) - self.skip, 0)
 
 
-def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def manifest(model: MaskedAutoencoder, cfg: PretrainConfig, step: int) -> dict:
     return {"format": "mae-toolkit/1", "encoder": model.encoder_config(),
             "decoder": {"embed_dim": cfg.model.decoder_embed_dim, "depth": cfg.model.decoder_depth,
@@ -151,7 +167,8 @@ class Pretrainer:
         cfg.validate()
         self.cfg, self.out = cfg, Path(output_dir)
         t = cfg.train
-        self.info: DistInfo = init_distributed(t.device)
+        self.info: DistInfo = init_distributed(t.device, t.dist_timeout_min)
+        self.precision = resolve_precision(t.precision, self.info.device)
         if t.threads:
             torch.set_num_threads(t.threads)
         torch.manual_seed(t.seed + self.info.rank)
@@ -160,10 +177,17 @@ class Pretrainer:
         # data errors surface before the model is built; random masks come with each sample (see SeededDataset)
         patch = cfg.model.patch_size or VIT_SIZES[cfg.model.encoder][3]
         noise_len = (cfg.model.img_size // patch) ** 2 if cfg.model.masking == "random" else 0
-        self.dataset = SeededDataset(build_pretrain_dataset(cfg), t.seed, noise_len)
-        self.sampler = DistributedSampler(self.dataset, self.info.world_size, self.info.rank, shuffle=True,
-                                          seed=t.seed, drop_last=True)
-        self.steps_per_epoch = len(self.sampler) // (t.batch_size * t.accum_iter)
+        data = build_pretrain_dataset(cfg)
+        if isinstance(data, ShardDataset):  # streamed: split by rank and worker inside, no sampler
+            data.noise_len = noise_len
+            data.configure(self.info.rank, self.info.world_size)
+            self.dataset, self.sampler = data, None
+            self.steps_per_epoch = data.batches_per_rank(t.batch_size) // t.accum_iter
+        else:
+            self.dataset = SeededDataset(data, t.seed, noise_len)
+            self.sampler = DistributedSampler(self.dataset, self.info.world_size, self.info.rank, shuffle=True,
+                                              seed=t.seed, drop_last=True)
+            self.steps_per_epoch = len(self.sampler) // (t.batch_size * t.accum_iter)
         if self.steps_per_epoch < 1:
             raise DataError(f"{cfg.data.path}: {len(self.dataset)} images give no full step of "
                             f"{t.batch_size * t.accum_iter * self.info.world_size} (batch x accum_iter x processes)")
@@ -171,39 +195,112 @@ class Pretrainer:
         self.model.target.set_input_stats(cfg.data.mean, cfg.data.std)
         self.eff_batch = t.batch_size * t.accum_iter * self.info.world_size
         self.peak_lr = cfg.optim.lr or cfg.optim.base_lr * self.eff_batch / 256
+        self.fsdp = t.strategy == "fsdp" and self.info.enabled
+        wrapped = wrap_model(self.model, t.strategy, self.info.enabled, bf16=self.precision == "bf16",
+                             activation_checkpointing=t.activation_checkpointing)
+        self.ddp = wrapped if isinstance(wrapped, DistributedDataParallel) else None
+        # after sharding: FSDP replaces the parameters the optimizer must hold
         self.optimizer = build_optimizer(self.model, cfg.optim.weight_decay, self.peak_lr, tuple(cfg.optim.betas))
-        self.ddp = DistributedDataParallel(self.model) if self.info.enabled else None
-        self.step, self.skipped, self.bad_in_row = 0, 0, 0
-        self.last_good = None
+        self.step, self.policy = 0, NonFinitePolicy(t.nonfinite_patience)
+        self.last_good, self.saved_step, self.rotate = None, -1, True
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-        if resume and (self.out / LAST).exists():
-            self.load(self.out / LAST)
+        sharded = self.out / LAST_SHARDED
+        found = None if not resume or is_sharded_checkpoint(sharded) else resume_checkpoint(self.out)
+        if resume and is_sharded_checkpoint(sharded):
+            self.load_sharded(sharded)
+        elif found:
+            self.load(*found)
         elif self.model.target.needs_fit:
             self.fit_target()
-        self.forward = torch.compile(self.ddp or self.model) if t.compile else (self.ddp or self.model)
+        self.forward = torch.compile(wrapped) if t.compile else wrapped
 
     # ------------------------------------------------------------------------------------------- state
+    @property
+    def skipped(self) -> int:
+        return self.policy.skipped
+
+    @property
+    def bad_in_row(self) -> int:
+        return self.policy.in_row
+
     def state(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "scaler": None,
-                "step": self.step, "skipped": self.skipped, "rng": rng_state(),
+        t = self.cfg.train
+        return {**training_state(self.model, self.optimizer, sharded=False), "scaler": None, "step": self.step,
+                "skipped": self.skipped, "rng": rng_state(),
+                "run": run_info(self.info.world_size, t.batch_size, t.accum_iter), "precision": self.precision,
                 "manifest": manifest(self.model, self.cfg, self.step)}
 
     def save(self, name: str = LAST) -> Path | None:
+        """Rank 0 writes atomically; checkpoint-last.pth's predecessor is kept as checkpoint-prev.pth. Under FSDP
+        every rank calls it: the last checkpoint is a sharded folder (checkpoint-last.dcp, its predecessor kept as
+        checkpoint-prev.dcp) and the final one a single file gathered on rank 0."""
+        if self.fsdp:
+            return self.save_fsdp(name)
         if not self.info.is_main:
             return None
+        if name == LAST and self.saved_step == self.step:
+            return self.last_good            # already written at this step: keep checkpoint-prev one interval back
         path = self.out / name
-        atomic_save(self.state(), path)
-        self.last_good = path
+        # after a fall-back to checkpoint-prev.pth the damaged last one is overwritten, not kept as "previous"
+        atomic_save(self.state(), path, keep_previous=self.out / PREV if name == LAST and self.rotate else None)
+        if name == LAST:
+            self.last_good, self.saved_step, self.rotate = path, self.step, True
+            if (self.out / LAST_SHARDED).exists():   # one kind of last checkpoint at a time (resumed from FSDP)
+                shutil.rmtree(self.out / LAST_SHARDED)
         return path
 
-    def load(self, path: Path) -> None:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        load_weights(self.model, ckpt["model"], source=str(path))   # the one loader, strict
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.step, self.skipped = ckpt["step"], ckpt.get("skipped", 0)
+    def load(self, ckpt: dict, path: Path) -> None:
+        t = self.cfg.train
+        check_world(ckpt, path, self.info.world_size, t.batch_size, t.accum_iter)
+        if self.fsdp:
+            load_training_state(path, self.model, self.optimizer, ckpt)
+        else:
+            load_weights(self.model, ckpt["model"], source=str(path))   # the one loader, strict
+            load_optimizer_state(self.model, self.optimizer, ckpt["optimizer"])
+        self.step, self.policy.skipped = ckpt["step"], ckpt.get("skipped", 0)
         set_rng_state(ckpt["rng"])
-        self.last_good = path
+        self.last_good, self.rotate = path, path.name == LAST
+        logger.info("resumed from %s at step %d", path, self.step)
+
+    def save_fsdp(self, name: str) -> Path | None:
+        t = self.cfg.train
+        if name != LAST:      # the final weights: one file every tool reads
+            state = training_state(self.model, self.optimizer, sharded=False)
+            if not self.info.is_main:
+                return None
+            path = self.out / name
+            atomic_save({"model": state["model"], "step": self.step,
+                         "manifest": manifest(self.model, self.cfg, self.step)}, path)
+            return path
+        if self.saved_step == self.step:
+            return self.last_good
+        extra = {"step": self.step, "skipped": self.skipped, "rng": rng_state(), "precision": self.precision,
+                 "run": run_info(self.info.world_size, t.batch_size, t.accum_iter),
+                 "manifest": manifest(self.model, self.cfg, self.step)}
+        path = save_sharded(self.out / LAST_SHARDED, self.model, self.optimizer, extra, self.info.rank,
+                            keep_previous=self.out / PREV_SHARDED if self.rotate else None)
+        if self.info.is_main and (self.out / LAST).exists():   # one kind of last checkpoint at a time
+            (self.out / LAST).unlink()
+        self.last_good, self.saved_step, self.rotate = path, self.step, True
+        return path
+
+    def load_sharded(self, path: Path) -> None:
+        """Resumes from a sharded folder under any strategy and world size (the previous one if it is damaged)."""
+        t = self.cfg.train
+        try:
+            extra = load_training_state(path, self.model, self.optimizer)
+        except Exception as e:  # noqa: BLE001 - a damaged folder: fall back one checkpoint, naming both
+            prev = self.out / PREV_SHARDED
+            if not is_sharded_checkpoint(prev):
+                raise CheckpointMismatchError(f"{path}: unreadable sharded checkpoint ({e}); no {prev.name} beside it"
+                                              " (start over with --no-resume)") from None
+            logger.warning("%s: unreadable (%s); resuming from the previous checkpoint %s", path, e, prev)
+            path, extra = prev, load_training_state(prev, self.model, self.optimizer)
+        check_world(extra, path, self.info.world_size, t.batch_size, t.accum_iter)
+        self.step, self.policy.skipped = extra["step"], extra.get("skipped", 0)
+        set_rng_state(extra["rng"])
+        self.last_good, self.rotate = path, path.name == LAST_SHARDED
         logger.info("resumed from %s at step %d", path, self.step)
 
     @torch.no_grad()
@@ -211,6 +308,9 @@ class Pretrainer:
         """Fits a target that needs data (PCA) on `model.target_fit_images` training images (epoch-0 views, same
         seeded indices on every process, so every rank fits the same basis); its buffers then live in checkpoints."""
         n = min(self.cfg.model.target_fit_images, len(self.dataset))
+        if self.sampler is None:  # shards: the first n images of epoch 0 on this rank
+            self.model.target.fit(self.dataset.first_images(n).to(self.info.device))
+            return
         idx = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.cfg.train.seed))[:n]
         self.dataset.set_epoch(0)
         imgs = torch.stack([self.dataset[int(i)][0] for i in idx]).to(self.info.device)
@@ -219,6 +319,11 @@ class Pretrainer:
 
     # ------------------------------------------------------------------------------------------- loop
     def loader(self, epoch: int, skip_batches: int) -> DataLoader:
+        if self.sampler is None:  # shards
+            per_step = self.cfg.train.batch_size * self.cfg.train.accum_iter
+            return itertools.islice(self.dataset.loader(epoch, skip_batches, self.cfg.train.batch_size,
+                                                        self.cfg.data.num_workers, self.info.device.type == "cuda"),
+                                    self.steps_per_epoch * per_step // self.cfg.train.batch_size - skip_batches)
         self.sampler.set_epoch(epoch)
         self.dataset.set_epoch(epoch)
         sampler = SkipSampler(self.sampler, skip_batches * self.cfg.train.batch_size)
@@ -235,86 +340,96 @@ class Pretrainer:
         log = MetricLog(self.out, enabled=self.info.is_main)
         bar = tqdm(total=total, initial=self.step, disable=not self.info.is_main, dynamic_ncols=True, desc="pretrain",
                    mininterval=1.0 if sys.stderr.isatty() else 30.0)
-        vis_batch, start, seen, loss_sum, n_loss = None, time.time(), 0, 0.0, 0
-        tick = time.time()
+        self.vis_batch, start = None, time.time()
+        self.meter = [0, 0.0, 0, time.time()]   # images seen, loss sum, losses, since
         stop = self.step >= total
-        autocast = torch.autocast(self.info.device.type, dtype=torch.bfloat16, enabled=t.precision == "bf16")
-        while not stop:
-            epoch = self.step // self.steps_per_epoch
-            skip = (self.step % self.steps_per_epoch) * t.accum_iter
-            micro_losses = []
-            for i, batch in enumerate(self.loader(epoch, skip)):
-                imgs = batch[0].to(self.info.device, non_blocking=True)
-                noise = batch[2].to(self.info.device) if len(batch) > 2 else None
-                if vis_batch is None:
-                    vis_batch = imgs[:8].clone()
-                micro = i % t.accum_iter
-                if micro == 0:
-                    lr = lr_at(self.step / self.steps_per_epoch, self.cfg, self.peak_lr)
-                    for g in self.optimizer.param_groups:
-                        g["lr"] = lr * g.get("lr_scale", 1.0)
-                last_micro = micro == t.accum_iter - 1
-                sync = contextlib.nullcontext() if (self.ddp is None or last_micro) else self.ddp.no_sync()
-                with sync:
-                    with autocast:
-                        loss = self.forward(imgs, noise=noise)[0]
-                    (loss / t.accum_iter).backward()
-                micro_losses.append(loss.detach())
-                if not last_micro:
-                    continue
-                step_loss = torch.stack(micro_losses).float().mean().item()
-                micro_losses = []
-                self.optimizer_step(step_loss)
-                seen += imgs.shape[0] * t.accum_iter * self.info.world_size
-                if math.isfinite(step_loss):
-                    loss_sum, n_loss = loss_sum + step_loss, n_loss + 1
-                bar.update(1)
-                if self.step % t.log_every == 0 or self.step == total:
-                    ips = seen / max(time.time() - tick, 1e-9)
-                    avg = all_reduce_mean(loss_sum / n_loss if n_loss else float("nan"), self.info)
-                    log.log(self.step, {"loss": avg, "lr": lr, "images_per_s": ips, "epoch": epoch,
-                                        "skipped_steps": self.skipped})
-                    bar.set_postfix(loss=f"{avg:.4f}", lr=f"{lr:.2e}", ips=f"{ips:.0f}")
-                    seen, loss_sum, n_loss, tick = 0, 0.0, 0, time.time()
-                if t.vis_every_steps and self.step % t.vis_every_steps == 0 and self.info.is_main:
-                    self.draw(vis_batch, f"vis/step_{self.step:07d}.png")
-                if t.save_every_steps and self.step % t.save_every_steps == 0 and not self.bad_in_row:
-                    self.save()
-                timed_out = t.time_limit_min and time.time() - start > 60 * t.time_limit_min
-                if self.step >= total or timed_out:
-                    stop = True
-                    break
-            if (self.step % self.steps_per_epoch == 0 or stop) and not self.bad_in_row:
-                self.save()
+        amp = autocast(self.info.device, self.precision)
+        with PreemptionGuard() as guard:
+            while not stop:
+                stop = self.epoch(guard, amp, total, log, bar, start)
         bar.close()
-        final = self.save("checkpoint-final.pth") if self.info.is_main else None
-        if self.info.is_main and vis_batch is not None and t.vis_every_steps:
-            self.draw(vis_batch, "vis/final.png")
+        final = self.save("checkpoint-final.pth") if self.info.is_main or self.fsdp else None
+        if self.info.is_main and self.vis_batch is not None and t.vis_every_steps:
+            self.draw(self.vis_batch, "vis/final.png")
         log.close()
         metrics = {"step": self.step, "final_loss": self.last_logged_loss(), "skipped_steps": self.skipped,
                    "checkpoint": str(final) if final else None, "effective_batch": self.eff_batch,
-                   "peak_lr": self.peak_lr, "wall_s": round(time.time() - start, 1)}
+                   "peak_lr": self.peak_lr, "precision": self.precision, "wall_s": round(time.time() - start, 1)}
         if self.info.is_main:
             write_metrics(self.out, metrics)
         return metrics
 
-    def optimizer_step(self, step_loss: float) -> None:
-        """Steps unless a loss was non-finite on any rank; stops after `nonfinite_patience` such steps in a row."""
+    def epoch(self, guard: PreemptionGuard, amp, total: int, log: MetricLog, bar, start: float) -> bool:
+        """Trains from the current step to the end of its epoch (or an earlier stop) -> whether training stops."""
         t = self.cfg.train
-        if all_true(math.isfinite(step_loss), self.info):
-            if self.cfg.optim.clip_grad > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.clip_grad)
-            self.optimizer.step()
-            self.bad_in_row = 0
-        else:
-            self.skipped += 1
-            self.bad_in_row += 1
-            logger.warning("non-finite loss at step %d: step skipped (%d in a row)", self.step + 1, self.bad_in_row)
-            if self.bad_in_row >= t.nonfinite_patience:
-                raise NonFiniteLossError(f"{self.bad_in_row} non-finite losses in a row, the last at step {self.step + 1}; "
-                                         f"last good checkpoint: {self.last_good or 'none written yet'}")
-        self.optimizer.zero_grad(set_to_none=True)
+        epoch = self.step // self.steps_per_epoch
+        skip = (self.step % self.steps_per_epoch) * t.accum_iter
+        micro_losses, stop = [], False
+        for i, batch in enumerate(self.loader(epoch, skip)):
+            imgs = batch[0].to(self.info.device, non_blocking=True)
+            noise = batch[2].to(self.info.device) if len(batch) > 2 else None
+            if self.vis_batch is None:
+                self.vis_batch = imgs[:8].clone()
+            micro = i % t.accum_iter
+            if micro == 0:
+                lr = lr_at(self.step / self.steps_per_epoch, self.cfg, self.peak_lr)
+                for g in self.optimizer.param_groups:
+                    g["lr"] = lr * g.get("lr_scale", 1.0)
+            last_micro = micro == t.accum_iter - 1
+            sync = contextlib.nullcontext() if (self.ddp is None or last_micro) else self.ddp.no_sync()
+            with sync:
+                with amp:
+                    loss = self.forward(imgs, noise=noise)[0]
+                (loss / t.accum_iter).backward()
+            micro_losses.append(loss.detach())
+            if not last_micro:
+                continue
+            step_loss = torch.stack(micro_losses).float().mean().item()
+            micro_losses = []
+            preempted = self.optimizer_step(step_loss, guard.requested)
+            bar.update(1)
+            self.log_step(step_loss, imgs.shape[0] * t.accum_iter * self.info.world_size, lr, epoch, total, log, bar)
+            if t.vis_every_steps and self.step % t.vis_every_steps == 0 and self.info.is_main:
+                self.draw(self.vis_batch, f"vis/step_{self.step:07d}.png")
+            if preempted:
+                log.close()
+                guard.leave(self.step, self.save())
+            if t.save_every_steps and self.step % t.save_every_steps == 0 and not self.bad_in_row:
+                self.save()
+            timed_out = t.time_limit_min and time.time() - start > 60 * t.time_limit_min
+            if self.step >= total or timed_out:
+                stop = True
+                break
+        if (self.step % self.steps_per_epoch == 0 or stop) and not self.bad_in_row:
+            self.save()
+        return stop
+
+    def log_step(self, step_loss: float, images: int, lr: float, epoch: int, total: int, log: MetricLog, bar) -> None:
+        m = self.meter
+        m[0] += images
+        if math.isfinite(step_loss):
+            m[1], m[2] = m[1] + step_loss, m[2] + 1
+        if self.step % self.cfg.train.log_every == 0 or self.step == total:
+            ips = m[0] / max(time.time() - m[3], 1e-9)
+            avg = all_reduce_mean(m[1] / m[2] if m[2] else float("nan"), self.info)
+            log.log(self.step, {"loss": avg, "lr": lr, "images_per_s": ips, "epoch": epoch,
+                                "skipped_steps": self.skipped})
+            bar.set_postfix(loss=f"{avg:.4f}", lr=f"{lr:.2e}", ips=f"{ips:.0f}")
+            self.meter = [0, 0.0, 0, time.time()]
+
+    def optimizer_step(self, step_loss: float, stop_asked: bool = False) -> bool:
+        """Steps unless a loss was non-finite on any rank (the policy stops after `nonfinite_patience` in a row);
+        the same collective tells whether any rank was asked to stop -> that flag."""
+        finite, stop = agree(math.isfinite(step_loss), stop_asked, self.info)
+        try:
+            if self.policy.check(finite, self.step + 1, self.last_good):
+                if self.cfg.optim.clip_grad > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.clip_grad)
+                self.optimizer.step()
+        finally:
+            self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
+        return stop
 
     def last_logged_loss(self) -> float | None:
         path = self.out / "log.jsonl"
@@ -327,7 +442,8 @@ class Pretrainer:
     def draw(self, imgs: torch.Tensor, name: str) -> None:
         if not hasattr(self.model.target, "to_patches"):
             return
-        noise = torch.rand(imgs.shape[0], self.model.patch_embed.num_patches, generator=torch.Generator().manual_seed(0))
+        noise = torch.rand(imgs.shape[0], self.model.patch_embed.num_patches,
+                           generator=torch.Generator().manual_seed(0))
         save_reconstruction_grid(self.model, imgs, self.cfg.data.mean, self.cfg.data.std, self.out / name,
                                  noise=noise.to(imgs.device) if self.cfg.model.masking == "random" else None)
 

@@ -213,6 +213,25 @@ class VisionTransformer(nn.Module):
                 outs.append(y)
         return outs
 
+    def forward_patch_tokens(self, x: torch.Tensor, out_indices: list[int] | tuple[int, ...] | None = None
+                             ) -> list[torch.Tensor]:
+        """Patch tokens only, for dense adapters: images [B, C, H, W] -> outputs of blocks `out_indices` (default:
+        the last; negative indices count from the end) as [B, D, H/p, W/p] each.
+
+        No cls token: tokens are ``patch_embed(x)`` plus the position table's patch rows resampled to the grid (its
+        cls row is not used), and blocks run with no prefix token, which window attention requires. No final norm.
+        """
+        depth = len(self.blocks)
+        take = [depth - 1] if out_indices is None else [i % depth for i in out_indices]
+        grid = self.grid_for(x.shape[-2:])
+        tokens = self.patch_embed(x) + self.pos_embed_for(grid)[:, self.num_prefix_tokens:].to(x.dtype)
+        outs = {}
+        for i, blk in enumerate(self.blocks[: max(take) + 1]):
+            tokens = self.run_block(blk, tokens, grid, 0)
+            if i in take:
+                outs[i] = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, grid[0], grid[1])
+        return [outs[i] for i in take]
+
     def no_weight_decay(self) -> set[str]:
         return {"pos_embed", "cls_token"}
 

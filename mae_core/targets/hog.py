@@ -39,7 +39,7 @@ class HOGTarget(ReconstructionTarget):
     def forward(self, imgs: torch.Tensor) -> torch.Tensor:
         n, c, hh, ww = imgs.shape
         x = F.pad(imgs.float().reshape(n * c, 1, hh, ww), (1, 1, 1, 1), mode="reflect")
-        g = F.conv2d(x, self.kernels.to(x))                                      # [N*C, 2, H, W]
+        g = F.conv2d(x, self.kernels.to(x)).float()          # [N*C, 2, H, W], fp32 under autocast too
         mag = g.norm(dim=1)
         ang = torch.atan2(g[:, 1], g[:, 0]) % math.pi                            # unsigned, [0, pi)
         idx = (ang / math.pi * self.bins).long().clamp_max(self.bins - 1)

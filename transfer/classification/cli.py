@@ -1,31 +1,85 @@
-"""The command line shared by ``tools/finetune.py`` and ``tools/linprobe.py``."""
+"""The command lines of classification transfer: ``mae-finetune``, ``mae-linprobe``, ``mae-benchmark-linprobe``.
+
+    mae-finetune --config configs/classification/smoke_finetune.py --data-path DATA --pretrained CKPT \
+        --output-dir OUT [--no-resume] [--eval-only] [key=value ...]
+
+Running the same command again resumes from OUTPUT_DIR's last checkpoint when there is one (``--no-resume`` starts
+over); ``--eval-only`` evaluates that checkpoint, or ``--pretrained`` when there is none.
+"""
 from __future__ import annotations
 
 import argparse
-import logging
-import os
+import json
+from typing import Any
 
+from mae_core.checkpoint.io import atomic_write_json
+from mae_core.cli import base_parser, parse_overrides, setup_logging, tool_main
 from mae_core.config import load_config
 
 from .config import ClassificationConfig
 
+DATA_HELP = "data root (ImageNet style: train/ and val/ class folders; or an iNaturalist / Places root)"
 
-def parse(description: str, argv: list[str] | None = None) -> tuple[argparse.Namespace, ClassificationConfig]:
-    ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--config", required=True, help="a Python config file defining `config`")
-    ap.add_argument("--data-path", required=True, help="data root (ImageNet style: train/ and val/ class folders)")
-    ap.add_argument("--dataset", default=None, help="folder, inat2017, inat2018, inat2019, places205, places365 "
-                                                    "(overrides data.dataset)")
-    ap.add_argument("--pretrained", default=None, help="checkpoint: this project's, or an official MAE file")
-    ap.add_argument("--output-dir", required=True)
-    ap.add_argument("--resume", nargs="?", const="auto", default=None,
-                    help="a run checkpoint; without a value: OUTPUT_DIR/checkpoint.pth if present")
-    ap.add_argument("--eval-only", action="store_true", help="evaluate --resume or --pretrained, no training")
-    ap.add_argument("overrides", nargs="*", help="key=value config overrides (e.g. finetune.epochs=3)")
-    args = ap.parse_args(argv)
-    overrides = list(args.overrides) + ([f"data.dataset={args.dataset}"] if args.dataset else [])
-    cfg = load_config(args.config, overrides)
-    rank = int(os.environ.get("RANK", "0"))
-    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
-                        format=f"%(asctime)s [r{rank}] %(name)s: %(message)s")
-    return args, cfg
+
+def build_parser(description: str) -> argparse.ArgumentParser:
+    p = base_parser(description, data_path=DATA_HELP, pretrained=True)
+    p.add_argument("--dataset", default=None, help="folder, inat2017, inat2018, inat2019, places205, places365 "
+                                                   "(sets data.dataset)")
+    return p
+
+
+def load(args: argparse.Namespace) -> ClassificationConfig:
+    """The config of ``args.config`` with the command line's overrides (``--dataset`` included)."""
+    if not args.data_path:
+        raise FileNotFoundError("--data-path is required (the data root)")
+    overrides: dict[str, Any] = parse_overrides(args.overrides)
+    if args.dataset:
+        overrides["data.dataset"] = args.dataset
+    return load_config(args.config, overrides)
+
+
+def _resume(args: argparse.Namespace) -> bool:
+    """--resume (default): continue from OUTPUT_DIR's last checkpoint when there is one; --no-resume: start over."""
+    return bool(args.resume)
+
+
+@tool_main
+def finetune_main(argv: list[str] | None = None) -> int:
+    """Full or partial (finetune.trainable_blocks=k) fine-tuning; DDP under torchrun."""
+    from .finetune import run_finetune
+    args = build_parser("fine-tune a pretrained ViT for classification").parse_args(argv)
+    setup_logging()
+    cfg = load(args)
+    metrics = run_finetune(cfg, args.data_path, args.output_dir, args.pretrained, _resume(args), args.eval_only)
+    print(json.dumps(metrics, default=str))
+    return 0
+
+
+@tool_main
+def linprobe_main(argv: list[str] | None = None) -> int:
+    """Linear probing of a frozen encoder: linprobe.mode=full (paper), fast (cached features) or knn."""
+    from .linprobe import run_linprobe
+    args = build_parser("linear probe of a frozen pretrained ViT").parse_args(argv)
+    setup_logging()
+    cfg = load(args)
+    metrics = run_linprobe(cfg, args.data_path, args.output_dir, args.pretrained, _resume(args), args.eval_only)
+    print(json.dumps(metrics, default=str))
+    return 0
+
+
+@tool_main
+def benchmark_linprobe_main(argv: list[str] | None = None) -> int:
+    """The full linear probe against the cached-feature probe and k-NN on the same data and budget; writes
+    OUTPUT_DIR/benchmark_linprobe.json."""
+    from .benchmark import benchmark_linprobe
+    p = base_parser("full vs cached-feature linear probe (and k-NN)", data_path=DATA_HELP, pretrained=True,
+                    resume=False, eval_only=False)
+    p.add_argument("--modes", default="fast,full,knn", help="comma-separated: fast, full, knn")
+    args = p.parse_args(argv)
+    setup_logging()
+    cfg = load(args)
+    res = benchmark_linprobe(cfg, args.data_path, args.output_dir, args.pretrained,
+                             tuple(m for m in args.modes.split(",") if m.strip()))
+    atomic_write_json(res, f"{args.output_dir}/benchmark_linprobe.json")
+    print(json.dumps(res, indent=2, default=str))
+    return 0

@@ -1,25 +1,26 @@
-"""Pieces shared by the fine-tuning and probing runs: transforms, data loaders, run checkpoints, log files."""
+"""Pieces shared by the fine-tuning and probing runs: transforms, data loaders, run checkpoints (the pretraining
+engine's run state and resume rule), log files."""
 from __future__ import annotations
 
 import json
 import logging
-import os
-import random
 from pathlib import Path
 
-import numpy as np
 import torch
 from timm.data import create_transform
 from torch.utils.data import DataLoader, DistributedSampler
 from torchvision import transforms as T
 
-from mae_core.checkpoint.io import atomic_save, load_weights, package_versions
+from mae_core.checkpoint.io import CheckpointMismatchError, atomic_save, load_weights, package_versions, read_checkpoint
 from mae_core.config import to_dict
 from mae_core.data.datasets import DataError, SeededDataset
+from mae_core.engine.run_state import LAST, PREV, resume_checkpoint, rng_state, run_info, set_rng_state
+from mae_core.engine.strategy import is_fully_sharded, load_optimizer_state, load_training_state, training_state
+from mae_core.engine.trainer import SkipSampler
 
 from .config import ClassificationConfig, DataConfig
 from .datasets import build_dataset
-from .distributed import ShardSampler
+from .distributed import ShardSampler, is_main
 
 logger = logging.getLogger(__name__)
 
@@ -71,60 +72,83 @@ def build_datasets(cfg: ClassificationConfig, data_path: str, train_tf, eval_onl
     return train, val, train.classes
 
 
-def train_loader(ds, batch_size: int, rank: int, world: int, seed: int, workers: int) -> DataLoader:
-    """Shuffled per epoch (``loader.sampler.set_epoch``), samples seeded by (seed, epoch, index), last batch dropped."""
-    if len(ds) < batch_size * world:
-        raise DataError(f"{len(ds)} training images are fewer than one batch ({batch_size} x {world} processes)")
-    seeded = SeededDataset(ds, seed + rank)
-    sampler = DistributedSampler(seeded, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
-    return DataLoader(seeded, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=True,
-                      pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0)
+class EpochData:
+    """The training split as per-epoch loaders: shuffled per epoch (DistributedSampler, seed), samples seeded by
+    (seed, epoch, index), last batch dropped; ``loader(epoch, skip)`` starts `skip` batches into the epoch."""
+
+    def __init__(self, ds, batch_size: int, rank: int, world: int, seed: int, workers: int) -> None:
+        if len(ds) < batch_size * world:
+            raise DataError(f"{len(ds)} training images are fewer than one batch ({batch_size} x {world} processes)")
+        self.dataset = SeededDataset(ds, seed + rank)
+        self.sampler = DistributedSampler(self.dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed,
+                                          drop_last=True)
+        self.batch_size, self.seed, self.workers = batch_size, seed, workers
+
+    def batches_per_epoch(self) -> int:
+        return len(self.sampler) // self.batch_size
+
+    def loader(self, epoch: int, skip_batches: int = 0) -> DataLoader:
+        self.sampler.set_epoch(epoch)
+        self.dataset.set_epoch(epoch)
+        return DataLoader(self.dataset, batch_size=self.batch_size, drop_last=True, num_workers=self.workers,
+                          sampler=SkipSampler(self.sampler, skip_batches * self.batch_size),
+                          pin_memory=torch.cuda.is_available(),
+                          generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
 
 
 def eval_loader(ds, batch_size: int, rank: int, world: int, workers: int) -> DataLoader:
     return DataLoader(ds, batch_size=batch_size, sampler=ShardSampler(len(ds), rank, world), num_workers=workers)
 
 
-def set_epoch(loader: DataLoader, epoch: int, seed: int) -> None:
-    """Deterministic epoch start: sampler order, per-sample augmentation, mixup (numpy) and drop path (torch)."""
-    loader.sampler.set_epoch(epoch)
-    loader.dataset.set_epoch(epoch)
-    random.seed(seed + epoch)
-    np.random.seed((seed + epoch) % 2**32)
-    torch.manual_seed(seed + epoch)
-
-
-def save_run_checkpoint(path: Path, model, optimizer, epoch: int, cfg: ClassificationConfig, ema=None,
-                        extra: dict | None = None) -> None:
-    obj = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-           "config": to_dict(cfg), "manifest": {"versions": package_versions(), **(extra or {})}}
+def save_run_checkpoint(out: Path, model, optimizer, step: int, cfg: ClassificationConfig, world: int,
+                        batch_size: int, accum_iter: int, precision: str, ema=None, extra: dict | None = None,
+                        rotate: bool = True) -> Path | None:
+    """The run state of the pretraining engine: weights, optimizer, step, RNG states, run shape, manifest; written
+    atomically to ``out/checkpoint-last.pth`` by rank 0, its predecessor kept as ``checkpoint-prev.pth`` -> the path
+    (None on other ranks). Weights and optimizer state are full tensors by parameter name under DDP and FSDP alike."""
+    state = training_state(model, optimizer, sharded=False)   # collective under FSDP: every rank calls this
+    if not is_main():
+        return None
+    obj = {**state, "step": step, "rng": rng_state(),
+           "run": run_info(world, batch_size, accum_iter), "precision": precision, "config": to_dict(cfg),
+           "manifest": {"versions": package_versions(), "step": step, **(extra or {})}}
     if ema is not None:
         obj["model_ema"] = ema.module.state_dict()
-    atomic_save(obj, path)
+    path = out / LAST
+    atomic_save(obj, path, keep_previous=out / PREV if rotate else None)
+    return path
 
 
-def load_run_checkpoint(path: str | os.PathLike, model, optimizer=None, ema=None) -> int:
-    """Restores a run checkpoint (weights through the one loader, strict) -> the next epoch to run."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+def restore_run(ckpt: dict, path: Path, model, optimizer=None, ema=None) -> int:
+    """Restores a run checkpoint read by the resume rule (weights through the one loader, strict; optimizer, EMA,
+    RNG states) -> its step."""
     if "model" not in ckpt:
         raise DataError(f"{path}: not a run checkpoint (keys {sorted(ckpt)[:10]})")
-    load_weights(model, ckpt["model"], source=str(path))
-    if optimizer is not None and "optimizer" in ckpt:
-        optimizer.load_state_dict(ckpt["optimizer"])
+    if optimizer is not None and "step" not in ckpt:
+        raise CheckpointMismatchError(f"{path}: a checkpoint of the old epoch-based format (no 'step'); "
+                                      "start over with --no-resume")
+    if is_fully_sharded(model):
+        load_training_state(path, model, optimizer, ckpt)
+    else:
+        load_weights(model, ckpt["model"], source=str(path))
+        if optimizer is not None:
+            load_optimizer_state(model, optimizer, ckpt["optimizer"])
+    if optimizer is not None:
+        set_rng_state(ckpt["rng"])
     if ema is not None and "model_ema" in ckpt:
         load_weights(ema.module, ckpt["model_ema"], source=f"{path}:model_ema")
-    logger.info("resumed from %s (epoch %d done)", path, ckpt.get("epoch", -1))
-    return int(ckpt.get("epoch", -1)) + 1
+    logger.info("resumed from %s at step %d", path, ckpt.get("step", -1))
+    return int(ckpt.get("step", 0))
 
 
-def resolve_resume(resume: str | None, out: Path) -> str | None:
-    """'auto' -> ``out/checkpoint.pth`` when it exists (else None); a path must exist."""
-    if resume == "auto":
-        p = out / "checkpoint.pth"
-        return str(p) if p.is_file() else None
-    if resume and not Path(resume).is_file():
-        raise FileNotFoundError(f"--resume: checkpoint not found: {resume}")
-    return resume
+def find_resume(resume: bool | str | None, out: Path) -> tuple[dict, Path] | None:
+    """The one resume rule: True (or 'auto') -> ``out/checkpoint-last.pth`` when there is one (falling back to
+    ``checkpoint-prev.pth`` if it is damaged); False / None -> start over; a path -> that checkpoint."""
+    if resume is None or resume is False:
+        return None
+    if resume is True or resume == "auto":
+        return resume_checkpoint(out)
+    return read_checkpoint(resume), Path(resume)
 
 
 def log_json(out: Path, record: dict) -> None:

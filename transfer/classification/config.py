@@ -18,6 +18,8 @@ class ModelConfig:
     drop_path: float = 0.1
     replace_head: bool = False           # allow a checkpoint head with another class count (replaced, logged)
     head_init_std: float = 2e-5          # trunc-normal std of a new head (reference fine-tuning)
+    learn_pos_embed: bool = True         # fine-tuning trains the position table (reference models_vit.py: timm's
+                                         # learnable pos_embed, no weight decay); False keeps pretraining's fixed one
 
 
 @dataclass
@@ -59,14 +61,15 @@ class FinetuneConfig:
     ema: bool = False
     ema_decay: float = 0.9999
     trainable_blocks: int = -1           # -1: all; k >= 0: partial fine-tuning of the last k blocks (paper Fig. 9)
-    bf16: bool = False
+    bf16: bool | None = None             # replaced by train.precision (setting it is an error naming that key)
     seed: int = 0
     stop_after: int = 0                  # > 0: leave after this many epochs in this process (time-sliced jobs)
 
 
 @dataclass
 class LinprobeConfig:
-    mode: str = "full"                   # 'full' (paper), 'fast' (cached features, several lrs) or 'knn'
+    mode: str = "full"                   # the solver: 'full' (paper), 'fast' (cached features, several lrs),
+                                         # 'lbfgs' (cached, standardised, L-BFGS) or 'knn' (transfer.classification.probe)
     pool: str = "cls"                    # 'cls', 'avg' or 'cls+avg'
     epochs: int = 90
     batch_size: int = 512                # per process (paper: 16384 in total)
@@ -76,9 +79,23 @@ class LinprobeConfig:
     warmup_epochs: float = 10.0
     fast_blrs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0)
     val_fraction: float = 0.1            # fast mode: held-out part of the training set that picks the lr
+    lbfgs_weight_decays: tuple[float, ...] = (1e-4, 1e-3, 1e-2)  # lbfgs mode: candidates, chosen like fast's lr
+    lbfgs_max_iter: int = 100
     knn_k: int = 20
     knn_temperature: float = 0.07
+    bf16: bool | None = None             # replaced by train.precision (setting it is an error naming that key)
     seed: int = 0
+
+
+@dataclass
+class RunConfig:
+    """What every trainer of the project shares (the pretraining engine's ``train.*`` keys of the same names)."""
+    precision: str = "fp32"              # auto | fp32 | bf16 (autocast); auto: bf16 on CUDA and on AMX CPUs
+    save_every_steps: int = 0            # also checkpoint every N steps (0 = at epoch ends only)
+    nonfinite_patience: int = 5          # skip non-finite steps; stop after this many in a row
+    log_every: int = 20                  # a step record in log.jsonl every N steps (0 = epoch records only)
+    dist_timeout_min: float = 30.0       # collectives time out after this (a dead rank ends the job)
+    strategy: str = "ddp"                # ddp | fsdp (FSDP2 fully_shard; checkpoints gathered to one file)
 
 
 @dataclass
@@ -87,14 +104,26 @@ class ClassificationConfig:
     data: DataConfig = field(default_factory=DataConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     linprobe: LinprobeConfig = field(default_factory=LinprobeConfig)
+    train: RunConfig = field(default_factory=RunConfig)
 
     def validate(self) -> None:
+        if self.train.strategy not in ("ddp", "fsdp"):
+            raise ConfigError(f"train.strategy={self.train.strategy!r} is not one of ddp, fsdp")
+        for section in ("finetune", "linprobe"):
+            old = getattr(self, section).bf16
+            if old is not None:
+                raise ConfigError(f"{section}.bf16={old} was replaced by train.precision=auto|fp32|bf16 "
+                                  f"(here: train.precision={'bf16' if old else 'fp32'})")
+        if self.train.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"train.precision must be auto, fp32 or bf16, got {self.train.precision!r}")
+        if self.train.dist_timeout_min <= 0 or self.train.nonfinite_patience < 1:
+            raise ConfigError("train.dist_timeout_min must be > 0 and train.nonfinite_patience >= 1")
         if self.data.dataset not in DATASETS:
             raise ConfigError(f"data.dataset must be one of {DATASETS}, got {self.data.dataset!r}")
         if self.model.global_pool not in ("avg", "token"):
             raise ConfigError(f"model.global_pool must be 'avg' or 'token', got {self.model.global_pool!r}")
-        if self.linprobe.mode not in ("full", "fast", "knn"):
-            raise ConfigError(f"linprobe.mode must be 'full', 'fast' or 'knn', got {self.linprobe.mode!r}")
+        if self.linprobe.mode not in ("full", "fast", "lbfgs", "knn"):
+            raise ConfigError(f"linprobe.mode must be 'full', 'fast', 'lbfgs' or 'knn', got {self.linprobe.mode!r}")
         if self.linprobe.pool not in ("cls", "avg", "cls+avg"):
             raise ConfigError(f"linprobe.pool must be 'cls', 'avg' or 'cls+avg', got {self.linprobe.pool!r}")
         if len(self.data.mean) != len(self.data.std):

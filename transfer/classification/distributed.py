@@ -7,15 +7,16 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from mae_core.engine.distributed import DistInfo
 from mae_core.engine.distributed import init_distributed as init_distributed_core
 
 logger = logging.getLogger(__name__)
 
 
-def init_distributed() -> tuple[int, int, torch.device]:
-    """-> (rank, world size, device), through the core's set-up (torchrun's environment; gloo / nccl)."""
-    info = init_distributed_core("auto")
-    return info.rank, info.world_size, info.device
+def init_distributed(timeout_min: float = 30.0) -> DistInfo:
+    """-> the core's DistInfo (rank, world size, device), through its set-up (torchrun's or the SLURM launcher's
+    environment; gloo / nccl; collectives time out after `timeout_min`)."""
+    return init_distributed_core("auto", timeout_min)
 
 
 def is_main() -> bool:

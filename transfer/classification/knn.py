@@ -1,35 +1,24 @@
-"""k-NN evaluation of frozen features (cosine, k = 20, temperature-weighted votes), through
-``transfer.classification.features``;
-:class:`KnnMonitor` is the same evaluation as an online monitor for pretraining."""
+"""k-NN classification of frozen features: cosine similarity, k nearest training features, temperature-weighted
+votes (as in InstDisc / DINO). The one k-NN of the project; ``probe.knn_probe`` turns its scores into metrics.
+# Adapted from: the weighted k-NN evaluation of InstDisc (Wu et al., 2018) as DINO uses it.
+"""
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
-from torch.utils.data import DataLoader
-
-from transfer.classification.features import extract_features, knn_predict
-
-from .metrics import confusion_matrix, summarize, topk_correct
+import torch.nn.functional as F
 
 
-def knn_metrics(train_feats: torch.Tensor, train_labels: torch.Tensor, feats: torch.Tensor, labels: torch.Tensor,
-                num_classes: int, k: int = 20, temperature: float = 0.07) -> tuple[dict, torch.Tensor]:
-    """Features [N, D] / [M, D] -> (metrics with top1/top5/per-class, confusion [C, C]) of the k-NN classifier."""
-    scores = knn_predict(train_feats, train_labels, feats, num_classes, k, temperature)
-    cm = confusion_matrix(scores.argmax(1), labels, num_classes)
-    top5 = topk_correct(scores, labels, (5,))[0]
-    return summarize(cm, top5, 0.0), cm
-
-
-class KnnMonitor:
-    """Online k-NN accuracy of an encoder during pretraining: ``top1 = monitor(model)`` (model in timm naming)."""
-
-    def __init__(self, train_loader: DataLoader, val_loader: DataLoader, num_classes: int, k: int = 20,
-                 temperature: float = 0.07, pool: str = "cls", device: torch.device | str = "cpu") -> None:
-        self.train_loader, self.val_loader = train_loader, val_loader
-        self.num_classes, self.k, self.temperature, self.pool, self.device = num_classes, k, temperature, pool, device
-
-    def __call__(self, model: nn.Module) -> float:
-        tf, tl = extract_features(model, self.train_loader, self.pool, self.device)
-        vf, vl = extract_features(model, self.val_loader, self.pool, self.device)
-        return knn_metrics(tf, tl, vf, vl, self.num_classes, self.k, self.temperature)[0]["top1"]
+@torch.no_grad()
+def knn_predict(train_feats: torch.Tensor, train_labels: torch.Tensor, query: torch.Tensor, num_classes: int,
+                k: int = 20, temperature: float = 0.07, chunk: int = 1024) -> torch.Tensor:
+    """train_feats [N, D], train_labels [N], query [Q, D] -> class scores [Q, num_classes] (sum of exp(sim / T)
+    over the k most similar training features of each class)."""
+    if k < 1 or k > len(train_feats):
+        raise ValueError(f"k-NN needs 1 <= k <= {len(train_feats)} (training features), got k={k}")
+    bank = F.normalize(train_feats, dim=1)
+    out = []
+    for q in F.normalize(query, dim=1).split(chunk):
+        sim, idx = (q @ bank.t()).topk(k, dim=1)
+        weights = (sim / temperature).exp()
+        out.append(torch.zeros(q.shape[0], num_classes).scatter_add_(1, train_labels[idx], weights))
+    return torch.cat(out)

@@ -1,12 +1,13 @@
 """Classification metrics: top-k, per-class accuracy and the confusion matrix, and their files."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from mae_core.checkpoint.io import atomic_write_json
 
 
 def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> list[int]:
@@ -47,8 +48,4 @@ def save_metrics(out_dir: str | os.PathLike, metrics: dict, confusion: torch.Ten
             f.write("true\\pred," + ",".join(n.replace(",", " ") for n in names) + "\n")
             for name_, row in zip(names, cm):
                 f.write(name_.replace(",", " ") + "," + ",".join(map(str, row)) + "\n")
-    path = out / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(metrics, out / f"{name}.json")

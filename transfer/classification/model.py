@@ -8,7 +8,7 @@ import os
 import torch
 import torch.nn as nn
 
-from mae_core.checkpoint.io import read_state_dict
+from mae_core.checkpoint.io import CheckpointMismatchError, read_state_dict
 from mae_core.checkpoint.pretrained import load_encoder
 from mae_core.models.vit import VisionTransformer, create_vit
 
@@ -17,7 +17,7 @@ from .config import ClassificationConfig
 logger = logging.getLogger(__name__)
 
 
-class ClassCountError(ValueError):
+class ClassCountError(CheckpointMismatchError, ValueError):
     """A checkpoint's head does not fit the data set's class count."""
 
 
@@ -42,10 +42,13 @@ def build_classifier(cfg: ClassificationConfig, num_classes: int, pretrained: st
                      keep_head: bool = False) -> VisionTransformer:
     """A ViT with a `num_classes` head; encoder (and, when it fits, head) weights from `pretrained`.
 
+    ``model.learn_pos_embed`` (default True) makes the position table a trained parameter, initialised from the
+    checkpoint's (or the sin-cos) table, as the reference fine-tuning does.
     A checkpoint head with another class count is an error unless ``model.replace_head`` (then logged).
     keep_head: the checkpoint's head must be loaded (evaluation of a fine-tuned file); a missing one is an error.
     """
-    kwargs = dict(global_pool=cfg.model.global_pool, drop_path_rate=cfg.model.drop_path, img_size=cfg.data.input_size)
+    kwargs = dict(global_pool=cfg.model.global_pool, drop_path_rate=cfg.model.drop_path, img_size=cfg.data.input_size,
+                  learn_pos_embed=cfg.model.learn_pos_embed)
     if not pretrained:
         model = create_vit(cfg.model.name, num_classes=num_classes, **kwargs)
         model.head = new_head(model.embed_dim, num_classes, cfg.model.head_init_std)

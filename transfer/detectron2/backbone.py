@@ -2,7 +2,8 @@
 
 - :class:`SimpleFeaturePyramid`: the last block's map (stride p) resampled by ``scale_factors`` (default 4, 2, 1,
   0.5 -> strides p/4 .. 2p), each through conv 1x1 + LN, conv 3x3 + LN, plus p6 max-pooled from the coarsest.
-  Outputs ``p{log2(stride)}`` -> [B, out_channels, H/stride, W/stride]. Parameter names: ``net.*`` is the ViT.
+  Outputs ``p{log2(stride)}`` -> [B, out_channels, H/stride, W/stride]. Parameter names are upstream
+  detectron2's (``net.*``, ``simfp_2.*`` .. ``simfp_5.*``), so ViTDet model-zoo checkpoints load one to one.
 - :class:`MultiLevelViT`: four evenly spaced blocks, resampled to strides 4, 8, 16, 32 (``s4`` .. ``s32``,
   [B, D, H/s, W/s]); detectron2's ``FPN`` goes on top (see :func:`build_vit_fpn`).
 """
@@ -16,17 +17,11 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from detectron2.layers import Conv2d
+from detectron2.modeling import Backbone
+from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 
-from . import compat
-
-compat.apply()
-from detectron2.layers import Conv2d  # noqa: E402
-from detectron2.modeling import Backbone  # noqa: E402
-from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool  # noqa: E402
-
-from mae_core.models.vit import VisionTransformer  # noqa: E402
-
-from .vit_dense import vit_dense_features  # noqa: E402
+from mae_core.models.vit import VisionTransformer
 
 
 class LayerNorm2d(nn.Module):
@@ -67,24 +62,39 @@ def resample_stage(dim: int, scale: float) -> tuple[nn.Module, int]:
 
 class SimpleFeaturePyramid(Backbone):
     """ViTDet backbone: the ViT's last map -> maps at ``patch / scale`` strides (+ p6). Forward: images [B, 3, H, W]
-    (H, W multiples of ``size_divisibility``) -> {"p2": [B, C, H/4, W/4], ...} for patch 16 and default scales."""
+    (H, W multiples of ``size_divisibility``) -> {"p2": [B, C, H/4, W/4], ...} for patch 16 and default scales.
+
+    Parameter names are upstream detectron2's ``SimpleFeaturePyramid``: ``net.*`` (the ViT), then one flat
+    ``simfp_{log2 stride}`` per scale: [resample layers..., conv 1x1 + LN, conv 3x3 + LN], e.g. scale 4 ->
+    ``simfp_2`` = [ConvT, LN, GELU, ConvT, conv1x1, conv3x3]; scale 0.5 -> ``simfp_5`` = [MaxPool, conv1x1, conv3x3].
+    ``square_pad`` > 0: images are padded to that square before the backbone (ViTDet's test-time padding, done by
+    :class:`~transfer.detectron2.rcnn.CheckedRCNN` on detectron2 v0.6 and by ``padding_constraints`` upstream).
+    """
 
     def __init__(self, net: VisionTransformer, out_channels: int = 256,
-                 scale_factors: Sequence[float] = (4.0, 2.0, 1.0, 0.5), top_block: bool = True) -> None:
+                 scale_factors: Sequence[float] = (4.0, 2.0, 1.0, 0.5), top_block: bool = True,
+                 square_pad: int = 0) -> None:
         super().__init__()
         self.net = net
         patch = net.patch_embed.patch_size[0]
         dim = net.embed_dim
-        self.stages = nn.ModuleList()
-        self._out_features, strides = [], []
+        self.stage_names: list[str] = []
+        strides = []
         for scale in scale_factors:
             resample, ch = resample_stage(dim, scale)
-            self.stages.append(nn.Sequential(
-                resample,
-                Conv2d(ch, out_channels, kernel_size=1, bias=False, norm=LayerNorm2d(out_channels)),
-                Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False,
-                       norm=LayerNorm2d(out_channels))))
-            strides.append(int(round(patch / scale)))
+            stride = patch / scale
+            if stride != int(stride) or int(stride) & (int(stride) - 1):
+                raise ValueError(f"SimpleFeaturePyramid: patch {patch} / scale {scale} = stride {stride:g} is not a "
+                                 "power of 2 (detection heads need strides 4, 8, 16, 32, 64; use patch 16)")
+            strides.append(int(stride))
+            name = f"simfp_{int(math.log2(stride))}"
+            layers = list(resample) if isinstance(resample, nn.Sequential) else (
+                [] if isinstance(resample, nn.Identity) else [resample])
+            layers += [Conv2d(ch, out_channels, kernel_size=1, bias=False, norm=LayerNorm2d(out_channels)),
+                       Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False,
+                              norm=LayerNorm2d(out_channels))]
+            self.add_module(name, nn.Sequential(*layers))
+            self.stage_names.append(name)
         self.top_block = LastLevelMaxPool() if top_block else None
         if top_block:
             strides.append(strides[-1] * 2)
@@ -92,14 +102,24 @@ class SimpleFeaturePyramid(Backbone):
         self._out_feature_strides = dict(zip(self._out_features, strides))
         self._out_feature_channels = {f: out_channels for f in self._out_features}
         self._size_divisibility = max(strides)
+        self._square_pad = int(square_pad)
 
     @property
     def size_divisibility(self) -> int:
         return self._size_divisibility
 
+    @property
+    def square_pad(self) -> int:
+        return self._square_pad
+
+    @property
+    def padding_constraints(self) -> dict[str, int]:
+        """What upstream detectron2's ``ImageList.from_tensors`` reads (v0.6 ignores it; CheckedRCNN applies it)."""
+        return {"size_divisibility": self._size_divisibility, "square_size": self._square_pad}
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        feat = vit_dense_features(self.net, x)[0]
-        outs = [stage(feat) for stage in self.stages]
+        feat = self.net.forward_patch_tokens(x)[0]
+        outs = [getattr(self, name)(feat) for name in self.stage_names]
         if self.top_block is not None:
             outs += self.top_block(outs[-1])
         return dict(zip(self._out_features, outs))
@@ -136,7 +156,7 @@ class MultiLevelViT(Backbone):
         return max(self._out_feature_strides.values())
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        feats = vit_dense_features(self.net, x, self.out_indices)
+        feats = self.net.forward_patch_tokens(x, self.out_indices)
         return {n: stage(f) for n, stage, f in zip(self._out_features, self.stages, feats)}
 
 

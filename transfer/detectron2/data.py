@@ -15,16 +15,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import compat
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data.datasets import load_coco_json
 
-compat.apply()
-from detectron2.data import DatasetCatalog, MetadataCatalog  # noqa: E402
-from detectron2.data.datasets import load_coco_json  # noqa: E402
+from mae_core.checkpoint.io import atomic_write_json
+from mae_core.data.datasets import DataError
 
 logger = logging.getLogger(__name__)
 
 
-class CocoDataError(ValueError):
+class CocoDataError(DataError):
     """A COCO-format set is not usable; the message names the file, the entries and why."""
 
 
@@ -111,7 +111,7 @@ def register_coco(name: str, json_file: str | os.PathLike, image_root: str | os.
             raise CocoDataError(f"{json_file}: annotations need dropping but no folder was given for the clean copy")
         Path(work_dir).mkdir(parents=True, exist_ok=True)
         json_used = str(Path(work_dir) / f"{name}.checked.json")
-        Path(json_used).write_text(json.dumps(check.clean))
+        atomic_write_json(check.clean, json_used, indent=None)
         check.clean = None
     if name in DatasetCatalog.list():
         DatasetCatalog.remove(name)

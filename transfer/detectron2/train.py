@@ -6,53 +6,33 @@ detectron2's keys, plus the iteration count and wall time of training.
 # Adapted from: detectron2's tools/lazyconfig_train_net.py (the trainer + hooks layout), written for this project.
 from __future__ import annotations
 
-import difflib
-import json
 import logging
 import time
 from pathlib import Path
 
 import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import instantiate
+from detectron2.engine import AMPTrainer, SimpleTrainer, hooks
+from detectron2.engine.defaults import create_ddp_model
+from detectron2.evaluation import COCOEvaluator, inference_on_dataset
+from detectron2.utils import comm
+from detectron2.utils.events import CommonMetricPrinter, JSONWriter, TensorboardXWriter
+
+from mae_core.checkpoint.io import atomic_write_json
+from mae_core.overrides import ConfigError, apply_tree_overrides
 
 from . import compat
-
-compat.apply()
-from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
-from detectron2.config import LazyConfig, instantiate  # noqa: E402
-from detectron2.engine import AMPTrainer, SimpleTrainer, hooks  # noqa: E402
-from detectron2.engine.defaults import create_ddp_model  # noqa: E402
-from detectron2.evaluation import COCOEvaluator, inference_on_dataset  # noqa: E402
-from detectron2.utils import comm  # noqa: E402
-from detectron2.utils.events import CommonMetricPrinter, JSONWriter, TensorboardXWriter  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-
-from .data import CocoCheck, register_coco  # noqa: E402
-from .weights import load_mae_into_detector  # noqa: E402
+from .data import CocoCheck, CocoDataError, register_coco
+from .weights import load_pretrained
 
 logger = logging.getLogger(__name__)
 
 
-def apply_overrides(cfg, overrides: list[str]):
-    """``key=value`` overrides; a key that is not in the config is an error naming the nearest existing keys."""
-    known = _all_keys(OmegaConf.to_container(cfg, resolve=False)) if overrides else []
-    for o in overrides:
-        if "=" not in o:
-            raise ValueError(f"override {o!r} is not key=value")
-        key = o.split("=", 1)[0].lstrip("+")
-        parent = key.rsplit(".", 1)[0] if "." in key else ""
-        if key not in known and not (o.startswith("+") and (not parent or parent in known)):
-            near = difflib.get_close_matches(key, known, n=3)
-            raise KeyError(f"unknown config key {key!r}; nearest: {near or 'none'} (prefix with '+' to add a key)")
-    return LazyConfig.apply_overrides(cfg, [o.lstrip("+") for o in overrides])
-
-
-def _all_keys(node, prefix: str = "") -> list[str]:
-    out = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out.append(f"{prefix}{k}")
-            out += _all_keys(v, f"{prefix}{k}.")
-    return out
+def apply_overrides(cfg, overrides, where: str = "LazyConfig"):
+    """The project's one override grammar (:mod:`mae_core.overrides`) on a LazyConfig: ``key=value`` strings from a
+    command line or a dict of typed values from code; an unknown key is a ConfigError naming the nearest."""
+    return apply_tree_overrides(cfg, overrides, where)
 
 
 def setup_data(cfg, train_json: str | None, train_images: str | None, val_json: str | None, val_images: str | None,
@@ -63,7 +43,7 @@ def setup_data(cfg, train_json: str | None, train_images: str | None, val_json: 
     for split, js, im in (("train", train_json, train_images), ("val", val_json, val_images)):
         loader = cfg.dataloader.train if split == "train" else cfg.dataloader.test
         if bool(js) != bool(im):
-            raise ValueError(f"--{split}-json and --{split}-images go together")
+            raise ConfigError(f"--{split}-json and --{split}-images go together")
         if js:
             name = f"user_coco_{split}"
             loader.dataset.names = name
@@ -72,11 +52,12 @@ def setup_data(cfg, train_json: str | None, train_images: str | None, val_json: 
             meta = MetadataCatalog.get(name)
             js, im = getattr(meta, "json_file", None), getattr(meta, "image_root", None)
             if js is None:
-                raise ValueError(f"data set {name!r} is not registered with a COCO json; give --{split}-json/-images")
+                raise ConfigError(f"data set {name!r} is not registered with a COCO json; give --data-path or "
+                                  f"--{split}-json/-images")
         names[split] = (name, register_coco(name, js, im, work_dir=output_dir))
     train_check, val_check = names["train"][1], names["val"][1]
     if [c["id"] for c in train_check.categories] != [c["id"] for c in val_check.categories]:
-        raise ValueError(f"train and val categories differ: {train_check.json_file} vs {val_check.json_file}")
+        raise CocoDataError(f"train and val categories differ: {train_check.json_file} vs {val_check.json_file}")
     num_classes = len(train_check.categories)
     if cfg.model.roi_heads.num_classes != num_classes:
         logger.info("num_classes %d -> %d (from %s)", cfg.model.roi_heads.num_classes, num_classes,
@@ -101,14 +82,14 @@ def evaluate(cfg, model, output_dir: str) -> dict:
 def build_model(cfg, pretrained: str | None = None) -> torch.nn.Module:
     model = instantiate(cfg.model)
     if pretrained:
-        load_mae_into_detector(model, pretrained)
+        load_pretrained(model, pretrained)
     return model.to(cfg.train.device)
 
 
 def write_metrics(output_dir: str, results: dict, **extra) -> Path:
     path = Path(output_dir) / "metrics.json"
     if comm.is_main_process():
-        path.write_text(json.dumps({**results, **extra}, indent=2))
+        atomic_write_json({**results, **extra}, path)
         logger.info("wrote %s: bbox AP %.2f, segm AP %.2f", path, results.get("bbox", {}).get("AP", float("nan")),
                     results.get("segm", {}).get("AP", float("nan")))
     return path

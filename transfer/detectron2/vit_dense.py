@@ -2,15 +2,14 @@
 
 Nothing here is a second model: :func:`create_dense_vit` calls ``mae_core.models.vit.create_vit`` with window attention,
 decomposed relative position (zero-init), a learnable absolute position table at the detection input size, drop
-path and gradient checkpointing; :func:`vit_dense_features` runs its blocks on ``patch_embed + pos_embed_for(grid)``.
+path and gradient checkpointing. Dense features come from the ViT's own patch-tokens-only forward
+(``VisionTransformer.forward_patch_tokens``: no cls token, no final norm, position table resampled to the grid).
 """
 # Adapted from: "Exploring Plain Vision Transformer Backbones for Object Detection" (ViTDet), written anew on
 # mae_core's ViT.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import torch
 
 from mae_core.models.vit import VIT_SIZES, VisionTransformer, create_vit
 
@@ -31,8 +30,9 @@ def create_dense_vit(name: str = "vit_base_patch16", img_size: int = 1024, windo
                      **kwargs) -> VisionTransformer:
     """A :class:`VisionTransformer` of size `name` with ViTDet's options for an `img_size` input.
 
-    window_size 0 gives global attention everywhere. The cls token and the final ``norm`` stay in the module (so
-    that checkpoints load without unexpected keys) but are frozen: dense features do not use them.
+    window_size 0 gives global attention everywhere; ``patch_size=16`` (a keyword) turns ViT-H/14 into ViTDet's
+    ViT-H/16. The cls token and the final ``norm`` stay in the module (so that MAE checkpoints load without
+    unexpected keys) but are frozen: ``forward_patch_tokens`` does not use them, as ViTDet's ViT has neither.
     """
     depth = kwargs.get("depth", VIT_SIZES[name][1] if name in VIT_SIZES else 0)
     glob = default_global_blocks(depth) if global_blocks is None else tuple(global_blocks)
@@ -47,22 +47,3 @@ def create_dense_vit(name: str = "vit_base_patch16", img_size: int = 1024, windo
     vit.cls_token.requires_grad_(False)
     vit.norm.requires_grad_(False)
     return vit
-
-
-def vit_dense_features(vit: VisionTransformer, images: torch.Tensor,
-                       out_indices: Sequence[int] | None = None) -> list[torch.Tensor]:
-    """images [B, C, H, W] -> outputs of blocks `out_indices` (default: the last) as [B, D, H/p, W/p] each.
-
-    Tokens are ``patch_embed(x) + pos_embed_for(grid)[:, 1:]`` (no cls token), blocks run with ``num_prefix=0``,
-    which window attention requires.
-    """
-    depth = len(vit.blocks)
-    take = [depth - 1] if out_indices is None else [i % depth for i in out_indices]
-    grid = vit.grid_for(images.shape[-2:])
-    x = vit.patch_embed(images) + vit.pos_embed_for(grid)[:, 1:].to(images.dtype)
-    outs = {}
-    for i, blk in enumerate(vit.blocks[: max(take) + 1]):
-        x = vit.run_block(blk, x, grid, 0)
-        if i in take:
-            outs[i] = x.transpose(1, 2).reshape(x.shape[0], -1, grid[0], grid[1])
-    return [outs[i] for i in take]

@@ -1,21 +1,27 @@
 """Train / evaluate / resume an mmseg segmentor from a config of ``configs/ade20k`` on an ADE20K-layout root.
 
 Everything runs through mmengine's ``Runner`` (training loop, checkpoints, resume, launcher) and mmseg's
-``IoUMetric``; this module only fills the config from the command line, checks the data first and writes
-``metrics.json`` (``mIoU``, ``aAcc``, ``mAcc`` in percent, plus what produced them) to the output folder.
+``IoUMetric``; this module only fills the config from an :class:`AdeJob` (typed, built by the command line of
+``transfer.mmseg.cli`` or by a study), checks the data first and writes ``metrics.json`` (``mIoU``, ``aAcc``,
+``mAcc`` in percent, plus what produced them) to the output folder.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import difflib
-import json
+import importlib
 import logging
 import os
 import time
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from mmengine.hooks import Hook  # noqa: E402
+import torch
+from mmengine.hooks import Hook
+
+from mae_core.checkpoint.io import CheckpointMismatchError, atomic_write_json
+from mae_core.overrides import ConfigError, apply_tree_overrides
 
 from . import ensure_mmcv_ops  # noqa: F401  (stand-in before mmseg)
 from .data import SPLITS, check_ade_root, dataset_overrides
@@ -23,104 +29,112 @@ from .data import SPLITS, check_ade_root, dataset_overrides
 logger = logging.getLogger(__name__)
 
 AMP_ONLY_KEYS = ("loss_scale", "dtype", "use_fsdp")
+# what a Runner checkpoint's message hub and meta may hold beyond tensors (read with torch.load(weights_only=True))
+TRUSTED_MODULES = ("mmengine.", "numpy", "collections", "builtins", "_codecs", "torch.")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", required=True, help="an mmengine config file (configs/ade20k/*.py)")
-    p.add_argument("--data-root", required=True, help="ADE20K layout: images/{training,validation}/*.jpg, "
-                                                      "annotations/{training,validation}/*.png")
-    p.add_argument("--num-classes", type=int, default=150, help="classes 1..N in the annotations (0 is ignored)")
-    p.add_argument("--pretrained", default=None, help="MAE checkpoint for the backbone (ours or official)")
-    p.add_argument("--output-dir", required=True)
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
-    p.add_argument("--eval-only", action="store_true",
-                   help="evaluate the last checkpoint in --output-dir (or load_from=PATH) on the validation split")
-    p.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default=None,
-                   help="multi-GPU: 'pytorch' under torchrun (default: pytorch when WORLD_SIZE > 1)")
-    p.add_argument("overrides", nargs="*", default=[], help="key=value config overrides, e.g. train_cfg.max_iters=100")
-    return p.parse_args(argv)
+@dataclass
+class AdeJob:
+    """One training / evaluation run. ``overrides``: {dotted key: value} (typed values, or command-line text)."""
+    config: str
+    data_path: str
+    output_dir: str
+    num_classes: int = 150
+    pretrained: str | None = None
+    resume: bool = True           # continue from OUTPUT_DIR's last checkpoint when there is one
+    eval_only: bool = False       # evaluate OUTPUT_DIR's last checkpoint (or load_from=PATH)
+    launcher: str | None = None   # none | pytorch | slurm | mpi; default: pytorch when WORLD_SIZE > 1
+    seed: int | None = None       # mmengine's randomness.seed
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def _set_checked(cfg, key: str, value) -> None:
-    """cfg[key] = value for a dotted key whose parent and leaf exist; a typo is a KeyError naming the nearest key."""
-    node, parts = getattr(cfg, "_cfg_dict", cfg), key.split(".")
-    for i, part in enumerate(parts):
-        if not isinstance(node, dict) or part not in node:
-            options = list(node.keys()) if isinstance(node, dict) else []
-            near = difflib.get_close_matches(part, options, n=1)
-            hint = f"; did you mean {'.'.join(parts[:i] + near)!r}?" if near else ""
-            raise KeyError(f"config has no key {'.'.join(parts[:i + 1])!r}{hint}")
-        if i < len(parts) - 1:
-            node = node[part]
-    node[parts[-1]] = value
+def _last_checkpoint(output_dir: str) -> str | None:
+    last = Path(output_dir) / "last_checkpoint"
+    return last.read_text().strip() if last.is_file() else None
 
 
-def apply_overrides(cfg, overrides: list[str]) -> None:
-    from mmengine.config import DictAction
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} is not key=value")
-        key, val = item.split("=", 1)
-        _set_checked(cfg, key, DictAction._parse_iterable(val))
-
-
-def build_config(args: argparse.Namespace):
-    """The mmengine Config of `args.config` with data root, classes, pretrained weights, output folder, overrides."""
+def build_config(job: AdeJob):
+    """The mmengine Config of ``job.config`` with data root, classes, pretrained weights, output folder, overrides."""
     from mmengine.config import Config
-    cfg = Config.fromfile(args.config)
+    if not Path(job.config).is_file():
+        raise FileNotFoundError(f"--config: mmengine config file not found: {job.config}")
+    cfg = Config.fromfile(job.config)
     if "fp16" in cfg:
-        raise KeyError("`fp16=` is not read here: turn AMP on with optim_wrapper.type='AmpOptimWrapper'")
-    apply_overrides(cfg, args.overrides)
+        raise ConfigError(f"{job.config}: `fp16=` is not read here: turn AMP on with "
+                          "optim_wrapper.type='AmpOptimWrapper'")
+    # Config's own dict (a ConfigDict) is the tree the one override grammar walks
+    apply_tree_overrides(cfg._cfg_dict, job.overrides, where=str(job.config))
     ow = cfg.optim_wrapper
     if ow.get("type") != "AmpOptimWrapper":
         dropped = [k for k in AMP_ONLY_KEYS if ow.pop(k, None) is not None]
         if dropped:
             logger.info("AMP off (optim_wrapper.type=%s): ignoring %s", ow.get("type"), dropped)
-    else:
-        import torch
-        if not torch.cuda.is_available():
-            raise RuntimeError("this config trains with AMP (AmpOptimWrapper), which needs a GPU; on a CPU pass "
-                               "optim_wrapper.type=OptimWrapper")
-    ds = dataset_overrides(args.data_root, args.num_classes)
+    elif not torch.cuda.is_available():
+        raise ConfigError(f"{job.config} trains with AMP (AmpOptimWrapper), which needs a GPU; on a CPU pass "
+                          "optim_wrapper.type=OptimWrapper")
+    ds = dataset_overrides(job.data_path, job.num_classes)
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         if cfg.get(loader) is not None:
             cfg[loader].dataset.update(ds)
     for head in ("decode_head", "auxiliary_head"):
         if cfg.model.get(head) is not None:
-            cfg.model[head].num_classes = args.num_classes
-    if args.pretrained:
-        if not Path(args.pretrained).is_file():
-            raise FileNotFoundError(f"--pretrained checkpoint not found: {args.pretrained}")
-        cfg.model.backbone.pretrained = str(args.pretrained)
-    cfg.work_dir = str(args.output_dir)
-    launcher = args.launcher or ("pytorch" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "none")
-    cfg.launcher = launcher
-    cfg.resume = bool(args.resume)
-    if args.resume or args.eval_only:
-        last = Path(args.output_dir) / "last_checkpoint"
-        if cfg.get("load_from") is None:
-            if not last.is_file():
-                raise FileNotFoundError(f"{'--resume' if args.resume else '--eval-only'}: no checkpoint in "
-                                        f"{args.output_dir} (no {last.name}); pass load_from=PATH to evaluate another")
-            cfg.load_from = last.read_text().strip()
+            cfg.model[head].num_classes = job.num_classes
+    if job.pretrained:
+        if not Path(job.pretrained).is_file():
+            raise FileNotFoundError(f"--pretrained checkpoint not found: {job.pretrained}")
+        cfg.model.backbone.pretrained = str(job.pretrained)
+    if job.seed is not None:
+        cfg.randomness = dict(seed=job.seed)
+    cfg.work_dir = str(job.output_dir)
+    if cfg.get("visualizer") is not None:   # mmengine keeps one visualizer per name and process: a run of its own
+        cfg.visualizer.name = f"visualizer_{os.getpid()}_{time.time_ns()}"
+    cfg.launcher = job.launcher or ("pytorch" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "none")
+    last = _last_checkpoint(job.output_dir)
+    cfg.resume = bool(job.resume and last and not job.eval_only)
+    if job.eval_only and cfg.get("load_from") is None:
+        if last is None:
+            raise FileNotFoundError(f"--eval-only: no checkpoint in {job.output_dir} (no last_checkpoint); pass "
+                                    "load_from=PATH to evaluate another")
+        cfg.load_from = last
+    elif cfg.resume and cfg.get("load_from") is None:
+        cfg.load_from = last
     return cfg
 
 
 @contextlib.contextmanager
-def _full_unpickling(enabled: bool):
-    """Resuming / evaluating reads a Runner checkpoint (by default this output folder's) whose message hub holds
-    mmengine objects that torch.load(weights_only=True), the default since torch 2.6, refuses; mmengine 0.10 does not
-    pass the flag. Trust: these files are written by the Runner of this tool."""
-    key = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
-    old = os.environ.get(key)
-    if enabled:
-        os.environ[key] = "1"
-    try:
+def runner_checkpoint_globals(path: str | None):
+    """Lets torch.load(weights_only=True) (the default since torch 2.6; mmengine 0.10 passes no flag) read a Runner
+    checkpoint, whose message hub holds mmengine and numpy objects: the globals that file names are allowed for the
+    duration of the block, if each comes from a module in ``TRUSTED_MODULES``. Nothing process-wide stays set."""
+    if not path or not Path(path).is_file():
         yield
-    finally:
-        if enabled:
-            os.environ.pop(key) if old is None else os.environ.__setitem__(key, old)
+        return
+    allowed = []
+    for name in torch.serialization.get_unsafe_globals_in_checkpoint(path):
+        if not name.startswith(TRUSTED_MODULES):
+            raise CheckpointMismatchError(f"{path}: refers to {name}, which a Runner checkpoint of this tool does not "
+                                          "hold; not loading it")
+        allowed.append(_import_global(name))
+        if name == "numpy.dtype":  # an array's dtype unpickles as its class (numpy.dtypes.Int64DType, ...)
+            import numpy as np
+            allowed += [v for v in vars(np.dtypes).values() if isinstance(v, type)]
+    with torch.serialization.safe_globals(allowed):
+        yield
+
+
+def _import_global(name: str) -> Any:
+    parts = name.split(".")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pickles name numpy.core.*, now numpy._core
+        for i in range(len(parts) - 1, 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                continue
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+            return obj
+    raise CheckpointMismatchError(f"cannot import {name}")
 
 
 class _LastValMetrics(Hook):
@@ -134,29 +148,27 @@ class _LastValMetrics(Hook):
         self.metrics, self.iter = dict(metrics or {}), runner.iter
 
 
-def run(argv: list[str] | None = None) -> dict:
-    """Checks the data, trains (unless --eval-only), evaluates on the validation split, writes metrics.json."""
-    args = parse_args(argv)
-    cfg = build_config(args)
-    check_ade_root(args.data_root, args.num_classes, splits=("validation",) if args.eval_only else SPLITS)
+def run(job: AdeJob) -> dict:
+    """Checks the data, trains (unless eval_only), evaluates on the validation split, writes metrics.json."""
+    cfg = build_config(job)
+    check_ade_root(job.data_path, job.num_classes, splits=("validation",) if job.eval_only else SPLITS)
     from mmengine.dist import is_main_process
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
     record = _LastValMetrics()
     runner.register_hook(record, priority="LOWEST")
     t0 = time.time()
-    with _full_unpickling(args.resume or args.eval_only):
-        if not args.eval_only:
+    with runner_checkpoint_globals(cfg.get("load_from") if (cfg.resume or job.eval_only) else None):
+        if not job.eval_only:
             runner.train()
         # The train loop validates after its last iteration; evaluate again only when it did not.
         metrics = record.metrics if record.metrics and record.iter == runner.iter else runner.test()
     wall = time.time() - t0
     out = {k: float(metrics[k]) for k in ("mIoU", "aAcc", "mAcc")}
     out.update(mode=cfg.model.test_cfg.get("mode", "whole"), iters=int(runner.iter), wall_s=round(wall, 1),
-               config=str(args.config), pretrained=args.pretrained, eval_only=bool(args.eval_only),
-               num_classes=args.num_classes, checkpoint=cfg.get("load_from"))
+               config=str(job.config), pretrained=job.pretrained, eval_only=bool(job.eval_only),
+               num_classes=job.num_classes, checkpoint=cfg.get("load_from"))
     if is_main_process():
-        path = Path(args.output_dir) / "metrics.json"
-        path.write_text(json.dumps(out, indent=2))
+        path = atomic_write_json(out, Path(job.output_dir) / "metrics.json")
         logger.info("wrote %s: mIoU %.2f aAcc %.2f mAcc %.2f", path, out["mIoU"], out["aAcc"], out["mAcc"])
     return out

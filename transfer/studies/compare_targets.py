@@ -15,12 +15,15 @@ import json
 import logging
 import math
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from mae_core.cli import setup_logging
 from mae_core.config import shipped_config
+from transfer.studies import cells as cells_lib
+from transfer.studies import tables
+from transfer.studies.cells import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ----------------------------------------------------------------------------------------------- cells
 def cell_dir(out: Path, task: str, target: str) -> Path:
-    return out / "cells" / f"{task}_{target}"
-
-
-def write_atomic(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    return cells_lib.cell_dir(out, f"{task}_{target}")
 
 
 def _device() -> str:
@@ -102,7 +98,7 @@ def _pretrain_cfg(args, target: str):
     from transfer.studies.ablation.runner import SmallBudget, prepare_tokenizer
     row = {r.key: r for r in find_rows("d", default_rows_dir())}[dict((t, k) for t, _, k in targets(args))[target]]
     budget = SmallBudget(pretrain_steps=args.pretrain_steps, batch_size=args.pretrain_batch)
-    over = budget.overrides(args.seed) + [f"data.path={args.data}"]
+    over = {**budget.overrides(args.seed), "data.path": args.data}
     cfg = apply_overrides(row.load("small"), over)
     prepare_tokenizer(cfg, Path(args.output_dir), steps=args.tokenizer_steps)
     cfg.validate()
@@ -151,9 +147,8 @@ def run_coco(args, target: str, work: Path) -> dict:
     cfg = LazyConfig.load(args.coco_config)
     if args.coco_iters < 3:
         raise ValueError("--coco-iters must be >= 3 (the step schedule drops the lr at 80% of the iterations)")
-    cfg = apply_overrides(cfg, [f"train.max_iter={args.coco_iters}", f"train.seed={args.seed}",
-                                f"train.device={_device()}",
-                                f"lr_multiplier.warmup_iters={max(1, min(30, args.coco_iters // 10))}"])
+    cfg = apply_overrides(cfg, {"train.max_iter": args.coco_iters, "train.seed": args.seed, "train.device": _device(),
+                                "lr_multiplier.warmup_iters": max(1, min(30, args.coco_iters // 10))})
     cfg.train.output_dir = str(work)
     data = _coco_data(args)
     setup_data(cfg, data["train"]["json"], data["train"]["images"], data["val"]["json"], data["val"]["images"],
@@ -166,26 +161,19 @@ def run_coco(args, target: str, work: Path) -> dict:
 
 
 def run_ade(args, target: str, work: Path) -> dict:
-    from transfer.mmseg.train import run
+    from transfer.mmseg.train import AdeJob, run
     root = args.ade_root or str(Path(args.output_dir) / "data" / "ade")
     iters = args.ade_iters
     warm = max(1, min(10, iters // 2))
     work.mkdir(parents=True, exist_ok=True)
-    config = work / "ade_config.py"  # the smoke recipe with this budget's schedule and seed
-    config.write_text(
-        f"_base_ = [{str(Path(args.ade_config).resolve())!r}]\n"
-        f"max_iters = {iters}\nrandomness = dict(seed={args.seed})\n"
-        f"param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end={warm})"
-        + (f", dict(type='PolyLR', eta_min=0.0, power=1.0, begin={warm}, end={iters}, by_epoch=False)"
-           if iters > warm else "") + "]\n"
-        f"train_cfg = dict(type='IterBasedTrainLoop', max_iters={iters}, val_interval={iters})\n"
-        f"default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, "
-        f"interval={max(1, min(iters, 50))}, max_keep_ckpts=1))\n")
-    argv = ["--config", str(config), "--data-root", root, "--num-classes", str(args.ade_classes),
-            "--pretrained", _checkpoint(args, target), "--output-dir", str(work)]
-    if (work / "last_checkpoint").is_file():
-        argv.append("--resume")
-    res = run(argv)
+    schedule = [dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=warm)]
+    if iters > warm:
+        schedule.append(dict(type="PolyLR", eta_min=0.0, power=1.0, begin=warm, end=iters, by_epoch=False))
+    budget = {"max_iters": iters, "param_scheduler": schedule, "train_cfg.max_iters": iters,  # the recipe, this budget
+              "train_cfg.val_interval": iters, "default_hooks.checkpoint.interval": max(1, min(iters, 50)),
+              "default_hooks.checkpoint.max_keep_ckpts": 1}
+    res = run(AdeJob(config=str(args.ade_config), data_path=root, output_dir=str(work), num_classes=args.ade_classes,
+                     pretrained=_checkpoint(args, target), resume=True, seed=args.seed, overrides=budget))
     return {"miou": _finite(res["mIoU"]), "metrics": res}
 
 
@@ -209,20 +197,8 @@ RUNNERS = {"pretrain": run_pretrain, "cls": run_cls, "coco": run_coco, "ade": ru
 def run_cell(args, name: str) -> dict:
     """Runs one cell in this process ('<task>_<target>') and writes its result.json atomically."""
     task, target = name.split("_", 1)
-    work = cell_dir(Path(args.output_dir), task, target)
-    result_file = work / "result.json"
-    if result_file.exists():
-        return json.loads(result_file.read_text())
-    torch_threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
-    if torch_threads:
-        import torch
-        torch.set_num_threads(torch_threads)
-    t0 = time.time()
-    result = {"cell": name, "task": task, "target": target, **RUNNERS[task](args, target, work / "work"),
-              "cell_wall_s": None}
-    result["cell_wall_s"] = round(time.time() - t0, 1)
-    write_atomic(result_file, result)
-    return result
+    return cells_lib.run_cell(Path(args.output_dir), name, lambda work: {
+        "task": task, "target": target, **RUNNERS[task](args, target, work)})
 
 
 # ------------------------------------------------------------------------------------------- scheduler
@@ -232,11 +208,11 @@ def prepare_data(args) -> None:
     n = [int(x) for x in args.synthetic_sizes.split(",")]
     out = Path(args.output_dir) / "data"
     if "coco" in tasks and not args.coco_train_json and not (out / "coco" / "done").exists():
-        from transfer.detectron2.synthetic import make_fashion_coco
+        from transfer.studies.scenes import make_fashion_coco
         make_fashion_coco(out / "coco", num_train=n[0], num_val=n[1], seed=args.seed)
         (out / "coco" / "done").write_text("")
     if "ade" in tasks and not args.ade_root and not (out / "ade" / "done").exists():
-        from transfer.mmseg.synthetic import make_fashion_ade
+        from transfer.studies.scenes import make_fashion_ade
         make_fashion_ade(out / "ade", num_train=n[2], num_val=n[3], seed=args.seed)
         (out / "ade" / "done").write_text("")
 
@@ -253,11 +229,7 @@ def cells(args) -> list[tuple[str, str | None]]:
 
 
 def _gpu_count() -> int:
-    try:
-        import torch
-        return torch.cuda.device_count()
-    except Exception:  # noqa: BLE001
-        return 0
+    return cells_lib.gpu_count()
 
 
 def cell_command(argv: list[str], name: str) -> list[str]:
@@ -266,52 +238,9 @@ def cell_command(argv: list[str], name: str) -> list[str]:
 
 
 def schedule(args, argv: list[str]) -> dict[str, str]:
-    """Runs every unfinished cell as a subprocess, at most one per GPU at a time (one at a time without GPUs);
+    """Runs every unfinished cell (see :func:`transfer.studies.cells.schedule`)
     -> {cell: 'skipped' | 'done' | 'failed' | 'blocked'}."""
-    out = Path(args.output_dir)
-    todo = cells(args)
-    state: dict[str, str] = {}
-    for name, _ in todo:
-        task, target = name.split("_", 1)
-        if (cell_dir(out, task, target) / "result.json").exists():
-            state[name] = "skipped"
-            logger.info("cell %s: result exists, skipped", name)
-    slots = list(range(_gpu_count())) or [None]
-    running: dict[str, tuple[subprocess.Popen, object, object]] = {}
-    env_base = dict(os.environ)
-    while True:
-        for name, (proc, slot, log) in list(running.items()):
-            if proc.poll() is not None:
-                log.close()
-                state[name] = "done" if proc.returncode == 0 else "failed"
-                logger.info("cell %s: %s (exit %d)", name, state[name], proc.returncode)
-                slots.append(slot)
-                del running[name]
-        for name, dep in todo:
-            if name in state or name in running:
-                continue
-            if dep and state.get(dep) in ("failed", "blocked"):
-                state[name] = "blocked"
-                continue
-            if dep and state.get(dep) not in ("done", "skipped"):
-                continue
-            if not slots:
-                break
-            slot = slots.pop(0)
-            env = dict(env_base)
-            if slot is not None:
-                env["CUDA_VISIBLE_DEVICES"] = str(slot)
-            task, target = name.split("_", 1)
-            d = cell_dir(out, task, target)
-            d.mkdir(parents=True, exist_ok=True)
-            log = open(d / "log.txt", "a")
-            logger.info("cell %s: started%s (log %s)", name, "" if slot is None else f" on GPU {slot}", d / "log.txt")
-            proc = subprocess.Popen(cell_command(argv, name), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    cwd=os.getcwd())
-            running[name] = (proc, slot, log)
-        if not running and all(name in state for name, _ in todo):
-            return state
-        time.sleep(1.0)
+    return cells_lib.schedule(Path(args.output_dir), cells(args), lambda name: cell_command(argv, name), _gpu_count())
 
 
 # ----------------------------------------------------------------------------------------------- table
@@ -344,21 +273,15 @@ def _row(out: Path, target: str, label: str) -> dict:
 
 
 def markdown(table: dict) -> str:
-    cols = table["columns"]
-    lines = ["| target | " + " | ".join(c["name"] for c in cols) + " |", "| --- |" + " ---: |" * len(cols)]
-    for r in table["rows"]:
-        cells_ = []
-        for c in cols:
-            v = r[c["key"]]
-            cells_.append("-" if v is None else (f"{v:+.1f}" if r["target"] == "difference" else f"{v:.1f}"))
-        lines.append(f"| {r['label']} | " + " | ".join(cells_) + " |")
-    return "\n".join(lines) + "\n"
+    """The Table 7 layout (the difference row signed), through the one table module."""
+    rows = [{**r, "signed": r["target"] == "difference"} for r in table["rows"]]
+    return tables.markdown(table["columns"], rows, label_header="target")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging()
     if args.run_cell:
         run_cell(args, args.run_cell)
         return 0

@@ -11,34 +11,62 @@ from pathlib import Path
 import torch
 
 from mae_core.checkpoint.pretrained import load_encoder
-from mae_core.cli import setup_logging
+from mae_core.cli import parse_overrides, setup_logging, tool_main
 from mae_core.config import load_config, shipped_config
-from mae_core.engine.metrics_log import write_metrics
+from mae_core.engine.metrics_log import run_context, write_metrics
 from mae_core.engine.trainer import pretrain
 from mae_core.models.vit import VisionTransformer
+from mae_core.overrides import Overrides
 from transfer.studies.probe_eval import evaluate_encoder, evaluate_raw_pixels, fashion_loaders
 
 logger = logging.getLogger(__name__)
 
 
-def run_demo(config: str, output_dir: str, overrides: list[str], limit: int = 0) -> dict:
+def run_demo(config: str, output_dir: str, overrides: Overrides = None, limit: int = 0) -> dict:
     cfg = load_config(config, overrides)
+    before = run_context()
     t0 = time.time()
     pre = pretrain(cfg, output_dir)
     pretrain_s = time.time() - t0
     mode = "L" if cfg.model.in_chans == 1 else "RGB"
     train_loader, test_loader = fashion_loaders(cfg.model.img_size, cfg.data.mean, cfg.data.std, mode, limit=limit)
     encoder, _ = load_encoder(pre["checkpoint"])
-    bf16 = cfg.train.precision == "bf16"
+    bf16 = pre.get("precision", cfg.train.precision) == "bf16"   # the precision the engine resolved (auto)
     mae = evaluate_encoder(encoder, train_loader, test_loader, bf16)
     torch.manual_seed(cfg.train.seed)
     random_enc = VisionTransformer(**encoder_kwargs(encoder))
     rand = evaluate_encoder(random_enc, train_loader, test_loader, bf16)
     pixels = evaluate_raw_pixels(limit)
+    recon = demo_reconstruction(cfg, pre["checkpoint"], Path(output_dir) / "vis" / "test_split.png")
     result = {"pretrain": pre, "pretrain_minutes": round(pretrain_s / 60, 2), "mae_encoder": mae,
-              "random_encoder": rand, "raw_pixels": pixels, "output_dir": str(Path(output_dir).resolve())}
+              "random_encoder": rand, "raw_pixels": pixels, "reconstruction": recon,
+              "output_dir": str(Path(output_dir).resolve()), "machine": before,
+              "loadavg_after": run_context()["loadavg"]}
     write_metrics(output_dir, result)
     return result
+
+
+def demo_reconstruction(cfg, checkpoint: str, path: Path, n: int = 16) -> dict:
+    """The final MAE on the first `n` Fashion-MNIST test images (fixed masks): the picture at `path` and PSNR of its
+    masked patches vs mean fill (see mae_core.engine.visualize) -> {"psnr_db", "mean_fill_psnr_db", ...}."""
+    from mae_core.checkpoint.io import read_state_dict
+    from mae_core.data.datasets import read_fashion_mnist
+    from mae_core.engine.trainer import build_mae
+    from mae_core.engine.visualize import reconstruction_psnr, save_reconstruction_grid
+    model = build_mae(cfg.model)
+    model.load_state_dict(read_state_dict(checkpoint, "model")[0])
+    images, _ = read_fashion_mnist("test")
+    x = torch.from_numpy(images[:n].copy()).float().div(255).unsqueeze(1)              # [n, 1, 28, 28]
+    x = torch.nn.functional.interpolate(x, size=cfg.model.img_size, mode="bicubic").clamp(0, 1)
+    x = x.expand(-1, cfg.model.in_chans, -1, -1)
+    x = (x - torch.tensor(cfg.data.mean).view(1, -1, 1, 1)) / torch.tensor(cfg.data.std).view(1, -1, 1, 1)
+    noise = torch.rand(n, model.patch_embed.num_patches, generator=torch.Generator().manual_seed(0)) \
+        if cfg.model.masking == "random" else None
+    save_reconstruction_grid(model, x, cfg.data.mean, cfg.data.std, path, noise=noise)
+    rec = reconstruction_psnr(model, x, cfg.data.mean, cfg.data.std, noise=noise)
+    logger.info("reconstruction of %d test images (%s): masked-patch PSNR %.2f dB, mean fill %.2f dB", n, path,
+                rec["psnr_db"], rec["mean_fill_psnr_db"])
+    return {**rec, "picture": str(path)}
 
 
 def encoder_kwargs(model: VisionTransformer) -> dict:
@@ -56,18 +84,23 @@ def print_table(r: dict) -> None:
             v = r[key][pool]
             print(f"{name + ' (' + pool + ')':<28}{v['linear']:>13.2f}%{v['knn']:>13.2f}%")
     print(f"{'raw pixels':<28}{r['raw_pixels']['linear']:>13.2f}%{r['raw_pixels']['knn']:>13.2f}%")
+    rec = r["reconstruction"]
+    print(f"\nreconstruction of masked patches ({rec['picture']}): PSNR {rec['psnr_db']:.2f} dB vs mean fill "
+          f"{rec['mean_fill_psnr_db']:.2f} dB ({rec['mean_fill']})")
     print(f"\noutputs (checkpoints, reconstructions in vis/, log.jsonl, tensorboard/, metrics.json): {r['output_dir']}")
 
 
+@tool_main
 def main(argv: list[str] | None = None) -> int:
+    """``mae-demo``: pretrains the demo config, then prints the probe table."""
     p = argparse.ArgumentParser(description="MAE demo on Fashion-MNIST")
     p.add_argument("--config", default=str(shipped_config("pretrain/demo.py")))
     p.add_argument("--output-dir", default="runs/demo")
     p.add_argument("--limit", type=int, default=0, help="use only the first N images of each split for evaluation")
-    p.add_argument("overrides", nargs="*")
+    p.add_argument("overrides", nargs="*", default=[], help="config overrides, key=value (typed)")
     args = p.parse_args(argv)
     setup_logging()
-    r = run_demo(args.config, args.output_dir, args.overrides, args.limit)
+    r = run_demo(args.config, args.output_dir, parse_overrides(args.overrides), args.limit)
     print_table(r)
     print(json.dumps({k: r[k] for k in ("mae_encoder", "random_encoder", "raw_pixels")}))
     return 0

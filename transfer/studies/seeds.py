@@ -3,8 +3,9 @@ deviation over the seeds (``OUT/table7.json`` / ``.md``), the difference row com
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
+
+from transfer.studies.tables import markdown, merge_seed_tables
 
 
 def seed_argv(argv: list[str], seed: int, out: Path) -> list[str]:
@@ -23,42 +24,22 @@ def seed_argv(argv: list[str], seed: int, out: Path) -> list[str]:
     return [*rest, "--seed", str(seed), "--output-dir", str(out / f"seed{seed}")]
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    m = sum(values) / len(values)
-    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return round(m, 2), round(sd, 2)
-
-
 def merge_tables(tables: list[dict]) -> dict:
     """Per-seed tables (``build_table``'s) -> one table whose cells are {"mean", "std", "n", "values"} over the
-    seeds that have the cell (None where none has it)."""
+    seeds that have the cell (None where none has it); the difference row is merged from the per-seed differences."""
     first = tables[0]
-    rows = []
-    for i, row in enumerate(first["rows"]):
-        merged = {"target": row["target"], "label": row["label"]}
-        for col in first["columns"]:
-            vals = [t["rows"][i][col["key"]] for t in tables if t["rows"][i][col["key"]] is not None]
-            merged[col["key"]] = None if not vals else dict(zip(("mean", "std"), _mean_std(vals)), n=len(vals),
-                                                            values=vals)
-        rows.append(merged)
-    return {"rows": rows, "columns": first["columns"], "scale": first["scale"],
-            "seeds": [t["budget"]["seed"] for t in tables],
+    for t in tables:   # the target study's difference row, in the tables module's terms
+        for r in t["rows"]:
+            r.setdefault("signed", r.get("target") == "difference")
+    return {"rows": merge_seed_tables(tables), "columns": first["columns"],
+            "scale": first["scale"], "seeds": [t["budget"]["seed"] for t in tables],
             "budget": {k: v for k, v in first["budget"].items() if k != "seed"}, "note": first["note"]}
 
 
 def markdown_mean(table: dict) -> str:
     """The merged table in the paper's layout: ``mean ± std`` per cell (signed in the difference row)."""
-    cols = table["columns"]
-    lines = [f"| target (seeds {', '.join(map(str, table['seeds']))}) | " + " | ".join(c["name"] for c in cols)
-             + " |", "| --- |" + " ---: |" * len(cols)]
-    for r in table["rows"]:
-        cells = []
-        for c in cols:
-            v = r[c["key"]]
-            sign = "+" if r["target"] == "difference" else ""
-            cells.append("-" if v is None else f"{v['mean']:{sign}.1f} ± {v['std']:.1f}")
-        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    seeds = ", ".join(map(str, table["seeds"]))
+    return markdown(table["columns"], table["rows"], label_header=f"target (seeds {seeds})")
 
 
 def read_seed_tables(out: Path, seeds: list[int]) -> list[dict]:

@@ -10,5 +10,5 @@ ROW = '1 block'
 BASELINE = False
 PAPER = (84.8, 65.5)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'model.decoder_depth=1'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=pixel', 'model.decoder_depth=1'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'model.decoder_depth=1'])

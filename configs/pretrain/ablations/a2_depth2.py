@@ -10,5 +10,5 @@ ROW = '2 blocks'
 BASELINE = False
 PAPER = (84.9, 70.0)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'model.decoder_depth=2'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=pixel', 'model.decoder_depth=2'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'model.decoder_depth=2'])

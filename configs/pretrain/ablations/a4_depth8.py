@@ -10,5 +10,5 @@ ROW = '8 blocks'
 BASELINE = True
 PAPER = (84.9, 73.5)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'model.decoder_depth=8'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=pixel', 'model.decoder_depth=8'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'model.decoder_depth=8'])

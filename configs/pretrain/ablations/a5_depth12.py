@@ -10,5 +10,5 @@ ROW = '12 blocks'
 BASELINE = False
 PAPER = (84.4, 73.3)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'model.decoder_depth=12'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=pixel', 'model.decoder_depth=12'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'model.decoder_depth=12'])

@@ -1,6 +1,8 @@
 """Table 1(b) decoder width, row '128'. Paper (ViT-L, 800 epochs, IN-1k): ft 84.9, lin 69.1.
 
-Heads are derived (width / 32). Small scale: widths / 4 (the demo decoder is 128 wide, the paper's 512).
+Heads are fixed at every width, as the official decoder (models_mae.py: 16 heads whatever the width): 16 at
+full scale, 4 at small scale (the demo decoder's count), so only the width changes. Small scale: widths / 4
+(the demo decoder is 128 wide, the paper's 512); every width is divisible by its heads.
 
 Full scale (`config`, ViT-L):  python tools/pretrain.py --config configs/pretrain/ablations/b1_width128.py \
     --data-path IMAGENET/train --output-dir runs/ablations/b1_width128
@@ -12,6 +14,6 @@ ROW = '128'
 BASELINE = False
 PAPER = (84.9, 69.1)
 
-config = derive(__file__, "mae_vit_large.py",
-                ['model.target=pixel', 'model.decoder_embed_dim=128', 'model.decoder_num_heads=0'])
-small = derive(__file__, "demo.py", ['model.target=pixel', 'model.decoder_embed_dim=32', 'model.decoder_num_heads=0'])
+config = derive(__file__, "mae_vit_large_800ep.py",
+                ['model.target=pixel', 'model.decoder_embed_dim=128', 'model.decoder_num_heads=16'])
+small = derive(__file__, "demo.py", ['model.target=pixel', 'model.decoder_embed_dim=32', 'model.decoder_num_heads=4'])

@@ -12,5 +12,5 @@ ROW = 'encoder w/ [M]'
 BASELINE = False
 PAPER = (84.2, 59.6)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'model.mask_token_in_encoder=true'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=pixel', 'model.mask_token_in_encoder=true'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'model.mask_token_in_encoder=true'])

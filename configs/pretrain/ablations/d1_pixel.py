@@ -11,5 +11,5 @@ ROW = 'pixel (w/o norm)'
 BASELINE = True
 PAPER = (84.9, 73.5)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=pixel'])
 small = derive(__file__, "demo.py", ['model.target=pixel'])

@@ -10,5 +10,5 @@ ROW = 'pixel (w/ norm)'
 BASELINE = False
 PAPER = (85.4, 73.9)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=norm_pixel'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=norm_pixel'])
 small = derive(__file__, "demo.py", ['model.target=norm_pixel'])

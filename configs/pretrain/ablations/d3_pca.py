@@ -14,5 +14,5 @@ ROW = 'PCA'
 BASELINE = False
 PAPER = (84.6, 72.3)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pca', 'model.target_args=components=96'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=pca', 'model.target_args=components=96'])
 small = derive(__file__, "demo.py", ['model.target=pca', 'model.target_args=components=8'])

@@ -14,7 +14,7 @@ ROW = 'dVAE token'
 BASELINE = False
 PAPER = (85.3, 71.6)
 
-config = derive(__file__, "mae_vit_large.py",
+config = derive(__file__, "mae_vit_large_800ep.py",
                 ['model.target=dvae_token', 'model.target_args=tokenizer=dalle,path=dalle/encoder.pkl'])
 small = derive(__file__, "demo.py",
                ['model.target=dvae_token', 'model.target_args=tokenizer=dvae,path=runs/ablations/tokenizer/dvae.pth'])

@@ -10,5 +10,5 @@ ROW = "HOG (MaskFeat; not in the paper's table)"
 BASELINE = False
 PAPER = ()
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=hog'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=hog'])
 small = derive(__file__, "demo.py", ['model.target=hog'])

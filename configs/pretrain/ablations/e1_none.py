@@ -10,5 +10,5 @@ ROW = 'none'
 BASELINE = False
 PAPER = (84.0, 65.7)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'data.augmentation=none'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=pixel', 'data.augmentation=none'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'data.augmentation=none'])

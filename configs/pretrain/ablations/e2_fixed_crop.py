@@ -10,5 +10,5 @@ ROW = 'crop, fixed size'
 BASELINE = False
 PAPER = (84.7, 73.1)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'data.augmentation=fixed_crop'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=pixel', 'data.augmentation=fixed_crop'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'data.augmentation=fixed_crop'])

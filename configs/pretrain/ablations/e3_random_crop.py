@@ -11,5 +11,5 @@ ROW = 'crop, rand size'
 BASELINE = True
 PAPER = (84.9, 73.5)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'data.augmentation=random_resized_crop'])
+config = derive(__file__, "mae_vit_large_800ep.py", ['model.target=pixel', 'data.augmentation=random_resized_crop'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'data.augmentation=random_resized_crop'])

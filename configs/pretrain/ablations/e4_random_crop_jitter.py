@@ -10,6 +10,6 @@ ROW = 'crop + color jit'
 BASELINE = False
 PAPER = (84.3, 71.9)
 
-config = derive(__file__, "mae_vit_large.py",
+config = derive(__file__, "mae_vit_large_800ep.py",
                 ['model.target=pixel', 'data.augmentation=random_resized_crop_color_jitter'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'data.augmentation=random_resized_crop_color_jitter'])

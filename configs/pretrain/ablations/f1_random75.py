@@ -11,5 +11,6 @@ ROW = 'random 75%'
 BASELINE = True
 PAPER = (84.9, 73.5)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'model.masking=random', 'model.mask_ratio=0.75'])
+config = derive(__file__, "mae_vit_large_800ep.py",
+                ['model.target=pixel', 'model.masking=random', 'model.mask_ratio=0.75'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'model.masking=random', 'model.mask_ratio=0.75'])

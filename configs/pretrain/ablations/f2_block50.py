@@ -12,5 +12,6 @@ ROW = 'block 50%'
 BASELINE = False
 PAPER = (83.9, 72.3)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'model.masking=block', 'model.mask_ratio=0.5'])
+config = derive(__file__, "mae_vit_large_800ep.py",
+                ['model.target=pixel', 'model.masking=block', 'model.mask_ratio=0.5'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'model.masking=block', 'model.mask_ratio=0.5'])

@@ -12,5 +12,6 @@ ROW = 'block 75%'
 BASELINE = False
 PAPER = (82.8, 63.9)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'model.masking=block', 'model.mask_ratio=0.75'])
+config = derive(__file__, "mae_vit_large_800ep.py",
+                ['model.target=pixel', 'model.masking=block', 'model.mask_ratio=0.75'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'model.masking=block', 'model.mask_ratio=0.75'])

@@ -10,5 +10,6 @@ ROW = 'grid 75%'
 BASELINE = False
 PAPER = (84.0, 66.0)
 
-config = derive(__file__, "mae_vit_large.py", ['model.target=pixel', 'model.masking=grid', 'model.mask_ratio=0.75'])
+config = derive(__file__, "mae_vit_large_800ep.py",
+                ['model.target=pixel', 'model.masking=grid', 'model.mask_ratio=0.75'])
 small = derive(__file__, "demo.py", ['model.target=pixel', 'model.masking=grid', 'model.mask_ratio=0.75'])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mae_core.checkpoint.convert.common import ConversionReport, StateDict
 from mae_core.checkpoint.convert.layouts import convert_state_dict, detect_layout
-from mae_core.checkpoint.io import atomic_save, package_versions, read_state_dict
+from mae_core.checkpoint.io import atomic_save, atomic_write_json, package_versions, read_state_dict
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +65,6 @@ def convert_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, src: 
     new_manifest = json.loads(json.dumps(new_manifest, default=str))  # plain types: loadable with weights_only
     atomic_save(pack(out, new_manifest, dst), dst_path)
     side = sidecar_path(dst_path)
-    tmp = side.with_name(side.name + ".tmp")
-    tmp.write_text(json.dumps({"manifest": new_manifest, "report": report.as_dict()}, indent=2))
-    os.replace(tmp, side)
+    atomic_write_json({"manifest": new_manifest, "report": report.as_dict()}, side)
     logger.info("wrote %s (%s) and %s", dst_path, dst, side)
     return report

@@ -6,7 +6,10 @@ import json
 import logging
 from pathlib import Path
 
+from mae_core.checkpoint.io import atomic_write_json
+from mae_core.cli import setup_logging, tool_main
 from mae_core.data.datasets import read_fashion_mnist
+from mae_core.overrides import ConfigError
 from mae_core.targets.tokenizers.dvae import save_dvae
 from mae_core.targets.tokenizers.train import train_dvae
 
@@ -24,13 +27,16 @@ def train_and_save(output: str | Path, data_path: str = "fashion-mnist", steps: 
                                 vocab_size=vocab_size, hidden=hidden, stride=stride, seed=seed)
     settings = dict(data_path=data_path, steps=steps, batch_size=batch_size, seed=seed, limit=limit)
     path = save_dvae(model, output, {"history": history, "train_settings": settings})
-    Path(path).with_suffix(".json").write_text(json.dumps({"settings": settings, "history": history}, indent=1))
+    atomic_write_json({"settings": settings, "history": history}, Path(path).with_suffix(".json"), indent=1)
     return {"path": str(path), "first": history[0], "last": history[-1]}
 
 
+@tool_main
 def main(argv: list[str] | None = None) -> int:
+    """``mae-train-tokenizer``: writes OUTPUT_DIR/dvae.pth (or --output FILE) and its .json history."""
     p = argparse.ArgumentParser(description="train the dVAE tokenizer for the token target")
-    p.add_argument("--output", required=True, help="tokenizer file to write (.pth)")
+    p.add_argument("--output-dir", default=None, help="folder for dvae.pth and dvae.json")
+    p.add_argument("--output", default=None, help="or: the tokenizer file to write (.pth)")
     p.add_argument("--data-path", default="fashion-mnist", help="'fashion-mnist' or a folder of its IDX files")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=128)
@@ -40,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=0, help="train on the first N images only")
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    out = train_and_save(a.output, a.data_path, a.steps, a.batch_size, a.vocab, a.hidden, a.stride, a.seed, a.limit)
+    setup_logging()
+    if bool(a.output) == bool(a.output_dir):
+        raise ConfigError("give one of --output-dir DIR (writes DIR/dvae.pth) or --output FILE")
+    out = train_and_save(a.output or Path(a.output_dir) / "dvae.pth", a.data_path, a.steps, a.batch_size, a.vocab,
+                         a.hidden, a.stride, a.seed, a.limit)
     print(json.dumps(out))
     return 0

@@ -4,17 +4,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
-from mae_core.cli import setup_logging
+from mae_core.cli import parse_overrides, setup_logging, tool_main
 from mae_core.config import ConfigError
-from mae_core.data.datasets import DataError
 from transfer.studies.ablation.rows import TABLES, find_rows
 from transfer.studies.ablation.runner import SmallBudget, random_init_reference, run_table
 
 
+@tool_main
 def main(argv: list[str] | None = None) -> int:
+    """``mae-ablate``: the rows of one table (or all), small scale or the paper's configs."""
     p = argparse.ArgumentParser(description="MAE pretraining ablations (paper Table 1)")
     p.add_argument("--table", required=True, choices=[*TABLES, "all"])
     p.add_argument("--scale", choices=("small", "full"), default="small")
@@ -33,18 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     budget = SmallBudget(**{f.name: getattr(a, f.name) for f in dataclasses.fields(SmallBudget)})
     seeds = tuple(int(s) for s in a.seeds.split(",") if s.strip())
     if a.scale == "full" and not a.data_path:
-        print("error: --scale full needs --data-path (the ImageNet train folder)", file=sys.stderr)
-        return 2
-    try:
-        for t in (TABLES if a.table == "all" else [a.table]):
-            only = tuple(r for r in a.rows.split(",") if r.strip().startswith(t))
-            if a.rows and not only:
-                continue
-            run_table(t, a.output_dir, a.scale, seeds, budget, a.data_path, a.overrides, only=only)
-        if a.reference and a.scale == "small":
-            ref = [random_init_reference(find_rows("d")[0], Path(a.output_dir), s, budget) for s in seeds]
-            print("untrained model (same evaluation):", json.dumps(ref))
-    except (ConfigError, DataError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise ConfigError("--scale full needs --data-path (the ImageNet train folder)")
+    overrides = parse_overrides(a.overrides)
+    for t in (TABLES if a.table == "all" else [a.table]):
+        only = tuple(r for r in a.rows.split(",") if r.strip().startswith(t))
+        if a.rows and not only:
+            continue
+        run_table(t, a.output_dir, a.scale, seeds, budget, a.data_path, overrides, only=only)
+    if a.reference and a.scale == "small":
+        ref = [random_init_reference(find_rows("d")[0], Path(a.output_dir), s, budget) for s in seeds]
+        print("untrained model (same evaluation):", json.dumps(ref))
     return 0

@@ -12,20 +12,25 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from mae_core.checkpoint.io import atomic_write_json
 from mae_core.checkpoint.pretrained import load_encoder
-from mae_core.config import apply_overrides, to_dict
+from mae_core.config import ConfigError, apply_overrides, to_dict
 from mae_core.data.datasets import ArrayImageDataset, read_fashion_mnist
 from mae_core.data.transforms import build_eval_transform
 from mae_core.engine.pretrain_config import PretrainConfig
 from mae_core.engine.trainer import build_mae, pretrain, save_initial_checkpoint
 from mae_core.models.flops import pretrain_flops
+from mae_core.overrides import Overrides, split_overrides
 from mae_core.targets.base import parse_target_args
-from transfer.classification.features import extract_features, knn_accuracy, linear_probe_accuracy
+from transfer.classification.features import extract_features
+from transfer.classification.probe import CACHED_SOLVERS
 from transfer.studies.ablation.report import write_table
 from transfer.studies.ablation.rows import Row, find_rows
+from transfer.studies.probe_eval import probe_and_knn
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +48,21 @@ class SmallBudget:
     probe_test: int = 2000         # first N test images for lin, k-NN and ft
     target_fit_images: int = 512   # images the PCA basis is fitted on
     threads: int = 1               # torch CPU threads; 1 avoids OpenMP spin-waits on a busy machine
+    probe_solver: str = "lbfgs"    # the lin column's solver (transfer.classification.probe): 'lbfgs' or 'fast'
 
-    def overrides(self, seed: int) -> list[str]:
+    def __post_init__(self) -> None:
+        if self.probe_solver not in CACHED_SOLVERS:
+            raise ConfigError(f"probe_solver must be one of {CACHED_SOLVERS} (cached features), got "
+                              f"{self.probe_solver!r}")
+
+    def overrides(self, seed: int) -> dict[str, Any]:
+        """The pretraining config's settings for this budget (typed values, for ``apply_overrides``)."""
         steps_per_epoch = 60000 // self.batch_size
-        return [f"train.max_steps={self.pretrain_steps}", f"train.batch_size={self.batch_size}", "train.epochs=1",
-                f"train.seed={seed}", f"optim.base_lr={self.base_lr}", "train.precision=fp32",
-                f"optim.warmup_epochs={self.warmup_steps / steps_per_epoch}", "train.vis_every_steps=0",
-                "train.log_every=25", "data.num_workers=1", f"train.threads={self.threads}",
-                f"model.target_fit_images={self.target_fit_images}"]
+        return {"train.max_steps": self.pretrain_steps, "train.batch_size": self.batch_size, "train.epochs": 1,
+                "train.seed": seed, "optim.base_lr": self.base_lr, "train.precision": "fp32",
+                "optim.warmup_epochs": self.warmup_steps / steps_per_epoch, "train.vis_every_steps": 0,
+                "train.log_every": 25, "data.num_workers": 1, "train.threads": self.threads,
+                "model.target_fit_images": self.target_fit_images}
 
 
 def prepare_tokenizer(cfg: PretrainConfig, out: Path, steps: int = 300) -> None:
@@ -79,7 +91,8 @@ def count_row_flops(cfg: PretrainConfig) -> int:
 
 
 def probe(checkpoint: str, cfg: PretrainConfig, budget: SmallBudget) -> dict:
-    """Frozen cls-token features: linear probe (lin) and k-NN (k=20) top-1 on the first probe_test test images."""
+    """Frozen cls-token features: linear probe (lin, ``budget.probe_solver``) and k-NN (k=20) top-1 on the first
+    probe_test test images -> {"lin", "knn", "lin_solver"}."""
     encoder, _ = load_encoder(checkpoint)
     mode = "L" if cfg.model.in_chans == 1 else "RGB"
     tf = build_eval_transform(cfg.model.img_size, cfg.data.mean, cfg.data.std, mode)
@@ -89,8 +102,8 @@ def probe(checkpoint: str, cfg: PretrainConfig, budget: SmallBudget) -> dict:
         loader = torch.utils.data.DataLoader(ArrayImageDataset(x[:n], y[:n], tf), batch_size=500)
         feats[split] = extract_features(encoder, loader, "cls")
     (ftr, ytr), (fte, yte) = feats["train"], feats["test"]
-    return {"lin": round(linear_probe_accuracy(ftr, ytr, fte, yte)["top1"], 2),
-            "knn": round(knn_accuracy(ftr, ytr, fte, yte, k=20), 2)}
+    r = probe_and_knn(ftr, ytr, fte, yte, budget.probe_solver)
+    return {"lin": r["linear"], "knn": r["knn"], "lin_solver": r["solver"]}
 
 
 def run_row(row: Row, out: Path, seed: int, budget: SmallBudget) -> dict:
@@ -113,12 +126,13 @@ def run_row(row: Row, out: Path, seed: int, budget: SmallBudget) -> dict:
     t1 = time.time()
     ft = finetune(pre["checkpoint"], run_dir / "finetune", cfg, budget, seed)
     result = {"table": row.table, "row": row.key, "label": row.label, "seed": seed, "ft": ft["top1"],
-              "lin": lin["lin"], "knn": lin["knn"], "pretrain_flops_per_image": flops,
+              "lin": lin["lin"], "lin_solver": lin["lin_solver"], "knn": lin["knn"],
+              "pretrain_flops_per_image": flops,
               "pretrain_wall_s": round(pretrain_s, 1), "finetune_wall_s": round(time.time() - t1, 1),
               "final_loss": pre["final_loss"], "budget": asdict(budget), "config": to_dict(cfg),
               "target": cfg.model.target, "paper": list(row.paper), "baseline": row.baseline}
     run_dir.mkdir(parents=True, exist_ok=True)
-    result_file.write_text(json.dumps(result, indent=1))
+    atomic_write_json(result, result_file, indent=1)
     logger.info("%s seed %d: ft %.2f lin %.2f knn %.2f (%.0f s pretraining)", row.key, seed, result["ft"],
                 result["lin"], result["knn"], pretrain_s)
     return result
@@ -142,15 +156,15 @@ def random_init_reference(row: Row, out: Path, seed: int, budget: SmallBudget) -
     ckpt = save_initial_checkpoint(cfg, path.with_suffix(".pth"), seed)
     ft = finetune(ckpt, path.parent / f"random_init_seed{seed}_finetune", cfg, budget, seed)
     result = {"row": "random init (no pretraining)", "seed": seed, "ft": ft["top1"], **probe(ckpt, cfg, budget)}
-    path.write_text(json.dumps(result, indent=1))
+    atomic_write_json(result, path, indent=1)
     return result
 
 
-def run_full_row(row: Row, out: Path, data_path: str, overrides: list[str]) -> dict:
+def run_full_row(row: Row, out: Path, data_path: str, overrides: Overrides) -> dict:
     """Full scale: pretrain the paper's config of the row (resumable) and count its FLOPs; ft/lin are left to the
     classification transfer."""
     run_dir = out / row.table / row.key
-    cfg = apply_overrides(row.load("full"), [f"data.path={data_path}", *overrides])
+    cfg = apply_overrides(row.load("full"), {"data.path": data_path, **split_overrides(overrides)})
     cfg.validate()
     flops = count_row_flops(cfg)
     pre = pretrain(cfg, run_dir / "pretrain")
@@ -160,7 +174,7 @@ def run_full_row(row: Row, out: Path, data_path: str, overrides: list[str]) -> d
 
 
 def run_table(table: str, out: str | Path, scale: str = "small", seeds: tuple[int, ...] = (0,),
-              budget: SmallBudget | None = None, data_path: str = "", overrides: list[str] | None = None,
+              budget: SmallBudget | None = None, data_path: str = "", overrides: Overrides = None,
               rows_dir: str | Path | None = None, only: tuple[str, ...] = ()) -> dict:
     """All rows of a table (or those whose key starts with one of `only`, e.g. 'd1') -> the table dict (written as
     OUT/table_<t>.json and .md)."""

@@ -4,10 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from mae_core.checkpoint.io import atomic_write_json
+from mae_core.cli import setup_logging, tool_main
 from transfer.studies.bench.pretrain_step import StepSpec, compare
 
 
+@tool_main
 def main(argv: list[str] | None = None) -> int:
+    """``mae-benchmark``: ``pretrain`` (one MAE step vs the reference structure) or ``data`` (the input pipeline)."""
     p = argparse.ArgumentParser(description="benchmarks: ours vs a baseline in the same run")
     sub = p.add_subparsers(dest="what", required=True)
     pre = sub.add_parser("pretrain", help="one MAE pretraining step vs the reference structure")
@@ -21,7 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--device", default="cpu")
     pre.add_argument("--compile", action="store_true", help="torch.compile both models")
     pre.add_argument("--output", default="", help="also write the JSON result to this file")
+    dat = sub.add_parser("data", help="decode + RandomResizedCrop + flip per core: ours vs torchvision ImageFolder")
+    dat.add_argument("--images", type=int, default=200, help="JPEGs to write and decode each round")
+    dat.add_argument("--rounds", type=int, default=3)
+    dat.add_argument("--size", type=int, default=224)
+    dat.add_argument("--width", type=int, default=500)
+    dat.add_argument("--height", type=int, default=375)
+    dat.add_argument("--crop-min-scale", type=float, default=0.08)
+    dat.add_argument("--target-ips", type=float, default=3200.0, help="images/s one GPU consumes")
+    dat.add_argument("--workdir", default="", help="where to write the JPEGs (default: a temporary folder)")
+    dat.add_argument("--output", default="", help="also write the JSON result to this file")
     args = p.parse_args(argv)
+    setup_logging()
+    if args.what == "data":
+        return data_main(args)
     spec = StepSpec(model=args.model, batch=args.batch, precision=args.precision, steps=args.steps,
                     warmup=args.warmup, threads=args.threads, device=args.device, compile=args.compile)
     r = compare(spec, rounds=args.rounds)
@@ -29,7 +46,20 @@ def main(argv: list[str] | None = None) -> int:
           f"({r['ours_gflops']} GFLOP/s, peak {r['ours_peak_mb']} MB) | baseline {r['baseline_ips']} img/s "
           f"({r['baseline_gflops']} GFLOP/s, peak {r['baseline_peak_mb']} MB) | ratio {r['ratio']}")
     if args.output:
-        with open(args.output, "w") as f:
-            json.dump(r, f, indent=2)
+        atomic_write_json(r, args.output)
+    print(json.dumps(r))
+    return 0
+
+
+def data_main(args: argparse.Namespace) -> int:
+    from transfer.studies.bench.data import DataBenchSpec, run_data_bench
+    r = run_data_bench(DataBenchSpec(images=args.images, rounds=args.rounds, size=args.size, width=args.width,
+                                     height=args.height, target_ips=args.target_ips, workdir=args.workdir,
+                                     crop_min_scale=args.crop_min_scale))
+    print(f"decode + RandomResizedCrop {r['size']} + flip, {r['width']}x{r['height']} JPEGs, one core: ours "
+          f"{r['ours_ips']} img/s | torchvision ImageFolder {r['baseline_ips']} img/s | ratio {r['ratio']} | cores "
+          f"for {r['target_ips']:.0f} img/s: ours {r['cores_needed_ours']}, baseline {r['cores_needed_baseline']}")
+    if args.output:
+        atomic_write_json(r, args.output)
     print(json.dumps(r))
     return 0

@@ -1,0 +1,79 @@
+"""The demo's reconstruction picture: grey data drawn in grey, norm-pix patches de-normalised with the target
+patches' statistics, and PSNR of the masked patches vs mean fill in the demo's metrics.json."""
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from mae_core.config import load_config, shipped_config
+from mae_core.engine.trainer import build_mae
+from mae_core.engine.visualize import is_grey, reconstruction_psnr, save_reconstruction_grid
+from mae_core.models.patches import patchify
+
+MEAN, STD = (0.286,), (0.353,)
+
+
+def _micro_mae(in_chans: int = 1, target: str = "norm_pixel"):
+    cfg = load_config(shipped_config("pretrain/demo.py"), [
+        "model.encoder=vit_micro_patch4", f"model.in_chans={in_chans}", f"model.target={target}",
+        "model.decoder_embed_dim=32", "model.decoder_depth=1", f"data.mean={MEAN * in_chans}",
+        f"data.std={STD * in_chans}"])
+    torch.manual_seed(0)
+    return build_mae(cfg.model)
+
+
+def _imgs(n=4, c=1):
+    from mae_core.data.datasets import read_fashion_mnist
+    x = torch.from_numpy(read_fashion_mnist("test")[0][:n].copy()).float().div(255).unsqueeze(1).expand(-1, c, -1, -1)
+    return (x - MEAN[0]) / STD[0]
+
+
+def test_psnr_of_an_exact_and_of_a_zero_prediction(monkeypatch):
+    """A prediction equal to the normalised target reconstructs the hidden patches (high PSNR); predicting zeros is
+    exactly the per-patch mean fill."""
+    model, x = _micro_mae(), _imgs()
+    noise = torch.rand(4, model.patch_embed.num_patches, generator=torch.Generator().manual_seed(0))
+    true = patchify(x, 4)
+    exact = (true - true.mean(-1, keepdim=True)) / (true.var(-1, keepdim=True) + 1e-6) ** 0.5
+    mask = torch.zeros(4, 49)
+    mask[:, ::2] = 1
+    for pred, check in ((exact, lambda r: r["psnr_db"] > r["mean_fill_psnr_db"] + 20),
+                        (torch.zeros_like(exact), lambda r: r["psnr_db"] == r["mean_fill_psnr_db"])):
+        monkeypatch.setattr(model, "forward", lambda imgs, noise=None, p=pred: (torch.tensor(0.0), p, mask))
+        r = reconstruction_psnr(model, x, MEAN, STD, noise=noise)
+        assert check(r), r
+        assert r["statistics"] == "target patches" and r["hidden_patches"] == 4 * 25
+    # the visible-statistics variant compares with the visible pixels' mean
+    r = reconstruction_psnr(model, x, MEAN, STD, noise=noise, stats="visible")
+    assert r["mean_fill"] == "the visible pixels' mean" and r["mean_fill_psnr_db"] == r["visible_mean_fill_psnr_db"]
+
+
+def test_grey_data_is_drawn_grey_and_colour_as_colour(tmp_path):
+    model = _micro_mae()
+    p = save_reconstruction_grid(model, _imgs(), MEAN, STD, tmp_path / "g.png")
+    assert Image.open(p).mode == "L"
+    model3 = _micro_mae(in_chans=3)
+    x3 = _imgs(c=3)
+    assert is_grey(x3, MEAN * 3, STD * 3)                       # grey replicated to RGB is still grey
+    assert Image.open(save_reconstruction_grid(model3, x3, MEAN * 3, STD * 3, tmp_path / "g3.png")).mode == "L"
+    colour = x3.clone()
+    colour[:, 0] += 0.5
+    assert not is_grey(colour, MEAN * 3, STD * 3)
+    assert Image.open(save_reconstruction_grid(model3, colour, MEAN * 3, STD * 3, tmp_path / "c.png")).mode == "RGB"
+
+
+@pytest.mark.slow
+def test_demo_writes_reconstruction_metrics_and_a_grey_picture(tmp_path):
+    """A few steps of the demo on 1-channel Fashion-MNIST: metrics.json has reconstruction.psnr_db and
+    mean_fill_psnr_db, and vis/ pictures are grey ('L')."""
+    from transfer.studies.demo import run_demo
+    over = ["model.encoder=vit_micro_patch4", "model.in_chans=1", f"data.mean={MEAN}", f"data.std={STD}",
+            "model.decoder_embed_dim=32", "model.decoder_depth=1", "train.max_steps=3", "train.batch_size=16",
+            "train.precision=fp32", "train.vis_every_steps=2", "data.num_workers=0"]
+    run_demo(str(shipped_config("pretrain/demo.py")), str(tmp_path), over, limit=100)
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    rec = m["reconstruction"]
+    assert rec["psnr_db"] > 0 and rec["mean_fill_psnr_db"] > 0 and rec["images"] == 16
+    pictures = sorted((tmp_path / "vis").glob("*.png"))
+    assert len(pictures) >= 2 and all(Image.open(p).mode == "L" for p in pictures)

@@ -1,0 +1,176 @@
+"""tools/transfer_study.py: cells and their dependencies, the fair lr choice, the table, resume after a kill.
+
+The machinery runs with fake cell work (a script that swaps the runners); the real transfers at a micro budget are
+the slow test at the end. Learning claims are measured by the study, not asserted here."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from transfer.studies import cells as cl
+from transfer.studies import study_tables as st
+from transfer.studies import transfer_study as ts
+
+REPO = Path(__file__).resolve().parents[1]
+
+FAKE = r'''
+import json, os, sys, time
+from transfer.studies import study_runners as R, transfer_study as ts
+# (arm, lr) -> the figure: scratch is better at the large lr, the in-domain MAE at the recipe's
+BASE = {("mae_in_domain", "recipe"): 60, ("mae_in_domain", "large"): 55, ("mae_demo", "recipe"): 40,
+        ("mae_demo", "large"): 45, ("scratch", "recipe"): 30, ("scratch", "large"): 50}
+def trace(args, **kw):
+    with open(os.path.join(args.output_dir, "trace.jsonl"), "a") as f:
+        f.write(json.dumps(kw) + "\n")
+def data(args, root):
+    return {"data": {"classes": ["a", "b"], "counts": {}}}
+def pretrain(args, arm, seed, work):
+    trace(args, kind="pretrain", arm=arm, seed=seed)
+    return {"checkpoint": f"{arm}{seed}.pth", "steps": 5, "batch": 4}
+def task(name):
+    def run(args, arm, seed, lr_scale, work, pre, data):
+        time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
+        lr = "recipe" if lr_scale == 1.0 else "large"
+        trace(args, kind=name, arm=arm, seed=seed, lr=lr, checkpoint=pre["checkpoint"])
+        v = BASE[(arm, lr)] + seed
+        return {"metrics": {m: v + i for i, m in enumerate(ts.METRICS[name])}, "lr": 1e-3 * lr_scale, "steps": 3,
+                "batch": 2}
+    return run
+R.RUNNERS.update(data=data, pretrain=pretrain, coco=task("coco"), ade20k=task("ade20k"),
+                 classification=task("classification"))
+ts.cell_command = lambda argv, name: [sys.executable, __file__, *argv, "--run-cell", name]
+sys.exit(ts.main(sys.argv[1:]))
+'''
+SMALL = ["--tasks", "classification", "--arms", "mae_in_domain,scratch", "--seeds", "2"]
+
+
+def _args(out, *extra):
+    return ts.build_parser().parse_args(["--output-dir", str(out), *extra])
+
+
+def test_cells_and_dependencies(tmp_path):
+    spec = ts.cells(_args(tmp_path))
+    assert ts.build_parser().parse_args([]).seeds == 3
+    # data, 3 arms x 3 seeds pretrainings, seed 0: 3 tasks x 3 arms x 2 lrs, seeds 1-2: 3 x 3 each
+    assert len(spec) == 1 + 9 + 18 + 18
+    assert spec["coco_scratch_s0_large"]["deps"] == ("pretrain_scratch_s0",)
+    assert spec["ade20k_mae_demo_s2"]["deps"] == ("pretrain_mae_demo_s2", "ade20k_mae_demo_s0_recipe",
+                                                  "ade20k_mae_demo_s0_large")
+    names = list(spec)
+    assert names.index("pretrain_mae_in_domain_s2") < names.index("coco_mae_in_domain_s0_recipe")
+    with pytest.raises(SystemExit, match="--arms.*'mae'"):
+        ts.cells(_args(tmp_path, "--arms", "mae"))
+
+
+def _write(out, name, task, arm, seed, lr, value):
+    cl.write_atomic(cl.cell_dir(out, name) / "result.json", {
+        "cell": name, "task": task, "arm": arm, "seed": seed, "lr_choice": lr, "lr": 1e-3,
+        "metrics": {m: value + i for i, m in enumerate(ts.METRICS[task])}, "steps": 10, "batch": 4,
+        "cell_wall_s": 1.5, "load_avg": {"mean": 1.0, "max": 2.0}})
+
+
+def test_lr_choice_results_and_table(tmp_path):
+    args = _args(tmp_path, "--tasks", "coco", "--arms", "mae_in_domain,scratch", "--seeds", "2")
+    spec = ts.cells(args)
+    for arm, (rec, large) in {"mae_in_domain": (20.0, 18.0), "scratch": (10.0, 12.0)}.items():
+        _write(tmp_path, f"coco_{arm}_s0_recipe", "coco", arm, 0, "recipe", rec)
+        _write(tmp_path, f"coco_{arm}_s0_large", "coco", arm, 0, "large", large)
+    assert ts.chosen_lr(tmp_path, "coco", "mae_in_domain") == "recipe"
+    assert ts.chosen_lr(tmp_path, "coco", "scratch") == "large"
+    _write(tmp_path, "coco_mae_in_domain_s1", "coco", "mae_in_domain", 1, "recipe", 24.0)
+    _write(tmp_path, "coco_scratch_s1", "coco", "scratch", 1, "large", 13.0)
+    res = st.build_results(tmp_path, spec, {}, vars(args))
+    figs = {(c["arm"], c["seed"], c["metric"]): c for c in res["cells"]}
+    assert len(res["cells"]) == 8 and figs[("scratch", 0, "bbox_AP")]["value"] == 12.0
+    assert figs[("scratch", 0, "segm_AP")]["cell"] == "coco_scratch_s0_large"
+    assert set(res["cells"][0]) >= {"task", "arm", "seed", "metric", "value", "steps", "batch", "wall_s", "load_avg"}
+    s = res["summary"]["coco"]["bbox_AP"]
+    assert s["mae_in_domain"]["mean"] == 22.0 and s["mae_in_domain"]["std"] == pytest.approx(2.83, abs=0.01)
+    d = res["differences"]["mae_in_domain"]["coco"]["bbox_AP"]
+    assert d["per_seed"] == {0: 8.0, 1: 11.0} and d["mean"] == 9.5
+    choice = {r["arm"]: r for r in res["lr_runs"]}
+    assert choice["scratch"]["chosen"] == "large" and choice["scratch"]["runs"]["recipe"]["metrics"]["bbox_AP"] == 10
+    md = st.markdown(res)
+    assert "| mae_in_domain | 22.0 ± 2.8 | 23.0 ± 2.8 |" in md
+    assert "| coco bbox_AP | +8.0 | +11.0 | +9.5 ± 2.1 |" in md
+    assert "| coco | scratch |" in md and md.count("| coco_") == 6
+    json.dumps(res)
+
+
+def _study(out, *extra, env=None):
+    script = out.parent / "fake_study.py"
+    script.write_text(FAKE)
+    return [sys.executable, str(script), "--output-dir", str(out), *SMALL, *extra]
+
+
+@pytest.mark.slow
+def test_kill_then_resume_skips_finished_cells_and_keeps_the_lr_choice(tmp_path):
+    """The study is killed (its whole process group) mid-run; the rerun skips every finished cell, runs the rest,
+    and the later seed uses each arm's lr chosen on seed 0."""
+    out = tmp_path / "study"
+    cmd = _study(out)
+    env = dict(os.environ, OMP_NUM_THREADS="1", FAKE_SLEEP="0.5")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 900
+    while len(list(out.glob("cells/classification_*/result.json"))) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {p: p.stat().st_mtime_ns for p in out.glob("cells/*/result.json")}
+    assert len(done) >= 5 and not (out / "transfer_study.json").exists()
+    second = subprocess.run(cmd, env=dict(env, FAKE_SLEEP="0"), capture_output=True, text=True, timeout=1200,
+                            check=False)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stderr.count("result exists, skipped") == len(done)
+    assert {p: p.stat().st_mtime_ns for p in done} == done            # finished cells were not rerun
+    res = json.loads((out / "transfer_study.json").read_text())
+    trace = [json.loads(x) for x in (out / "trace.jsonl").read_text().splitlines()]
+    seed1 = {t["arm"]: t for t in trace if t.get("seed") == 1 and t["kind"] == "classification"}
+    assert seed1["scratch"]["lr"] == "large" and seed1["mae_in_domain"]["lr"] == "recipe"
+    assert seed1["scratch"]["checkpoint"] == "scratch1.pth"
+    vals = {(c["arm"], c["seed"]): c["value"] for c in res["cells"]}
+    assert vals == {("mae_in_domain", 0): 60, ("scratch", 0): 50, ("mae_in_domain", 1): 61, ("scratch", 1): 51}
+    assert res["differences"]["mae_in_domain"]["classification"]["top1"]["per_seed"] == {"0": 10, "1": 10}
+    assert len(res["budget"]) == 1 + 4 + 4 + 2 and all(b["load_avg"]["max"] >= 0 for b in res["budget"])
+    md = (out / "transfer_study.md").read_text()
+    assert "## mae_in_domain - scratch, per seed" in md and md in second.stdout
+
+
+def test_failed_pretraining_blocks_its_transfers(tmp_path):
+    calls = []
+
+    def command(name):
+        calls.append(name)
+        code = "import sys; sys.exit(1)" if name == "b" else "pass"
+        if name != "b":
+            cl.write_atomic(cl.cell_dir(tmp_path, name) / "result.json", {"ok": 1})
+        return [sys.executable, "-c", code]
+    state = cl.schedule(tmp_path, [("a", None), ("b", ("a",)), ("c", ("b", "a")), ("d", "a")], command, poll_s=0.05)
+    assert state == {"a": "done", "b": "failed", "c": "blocked", "d": "done"} and "c" not in calls
+
+
+@pytest.mark.slow
+@pytest.mark.detectron2
+@pytest.mark.mmseg
+def test_real_cells_at_a_micro_budget(tmp_path):
+    """Every kind of real cell (scenes, the demo MAE with its position table resampled, the seeded random init, three
+    transfers, both lrs) at a micro budget, one seed; the in-domain arm runs the same pretraining tool."""
+    pytest.importorskip("detectron2")
+    pytest.importorskip("mmseg")
+    out = tmp_path / "study"
+    cmd = [sys.executable, str(REPO / "tools" / "transfer_study.py"), "--output-dir", str(out), "--seeds", "1",
+           "--num-train", "8", "--num-val", "4", "--size", "64", "--pretrain-steps", "2", "--pretrain-batch", "4",
+           "--demo-steps", "2", "--coco-iters", "3", "--ade-iters", "2", "--ft-steps", "2", "--ft-batch", "8",
+           "--ft-size", "32", "--arms", "mae_demo,scratch"]
+    r = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                       timeout=1800, check=False)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    res = json.loads((out / "transfer_study.json").read_text())
+    assert {(c["task"], c["metric"]) for c in res["cells"]} == {
+        ("coco", "bbox_AP"), ("coco", "segm_AP"), ("ade20k", "mIoU"), ("classification", "top1")}
+    assert {c["arm"] for c in res["cells"]} == {"mae_demo", "scratch"} and len(res["lr_runs"]) == 6

@@ -1,0 +1,140 @@
+"""The cell machinery of the studies (tools/compare_targets.py, tools/transfer_study.py): one job per cell in its
+own folder ``OUT/cells/<name>/``, a ``result.json`` written atomically when it finishes, a rerun that skips finished
+cells (an unfinished one resumes from its folder: the trainers resume from their checkpoints), and a scheduler that
+runs cells as subprocesses once the cells they wait for are done: one per GPU in parallel
+(``CUDA_VISIBLE_DEVICES``) when several GPUs are visible, one at a time otherwise.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mae_core.checkpoint.io import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+def cell_dir(out: Path, name: str) -> Path:
+    return Path(out) / "cells" / name
+
+
+def write_atomic(path: Path, obj: dict) -> None:
+    """A cell's JSON, written atomically."""
+    atomic_write_json(obj, path, indent=1)
+
+
+def read_result(out: Path, name: str) -> dict | None:
+    f = cell_dir(out, name) / "result.json"
+    return json.loads(f.read_text()) if f.exists() else None
+
+
+class LoadSampler:
+    """Samples the 1-minute load average every `every` seconds in a thread -> {"start", "end", "mean", "max"}."""
+
+    def __init__(self, every: float = 15.0) -> None:
+        self.every, self.samples = every, [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+        self.samples.append(os.getloadavg()[0])
+        s = self.samples
+        return {"start": round(s[0], 2), "end": round(s[-1], 2), "mean": round(sum(s) / len(s), 2),
+                "max": round(max(s), 2), "cpus": os.cpu_count()}
+
+
+def run_cell(out: Path, name: str, fn: Callable[[Path], dict]) -> dict:
+    """Runs ``fn(work_dir)`` for cell `name` unless its result exists; writes ``{"cell", **fn's result,
+    "cell_wall_s", "load_avg"}`` atomically to ``OUT/cells/<name>/result.json`` -> that dict."""
+    d = cell_dir(out, name)
+    done = read_result(out, name)
+    if done is not None:
+        return done
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    sampler, t0 = LoadSampler(), time.time()
+    try:
+        result = {"cell": name, **fn(d / "work")}
+    finally:
+        load = sampler.stop()
+    result["cell_wall_s"] = round(time.time() - t0, 1)
+    result["load_avg"] = load
+    write_atomic(d / "result.json", result)
+    return result
+
+
+def _deps(dep) -> tuple[str, ...]:
+    if dep is None:
+        return ()
+    return (dep,) if isinstance(dep, str) else tuple(dep)
+
+
+def schedule(out: Path, todo: list[tuple[str, object]], command: Callable[[str], list[str]], gpus: int = 0,
+             poll_s: float = 1.0) -> dict[str, str]:
+    """Runs every unfinished cell of `todo` ((name, the cell or cells it waits for)) as ``command(name)`` in a
+    subprocess (log in ``OUT/cells/<name>/log.txt``), at most one per GPU at a time (one at a time without GPUs)
+    -> {cell: 'skipped' | 'done' | 'failed' | 'blocked'}; a cell whose dependency failed is 'blocked'."""
+    out = Path(out)
+    state: dict[str, str] = {}
+    for name, _ in todo:
+        if (cell_dir(out, name) / "result.json").exists():
+            state[name] = "skipped"
+            logger.info("cell %s: result exists, skipped", name)
+    slots: list[int | None] = list(range(gpus)) or [None]
+    running: dict[str, tuple[subprocess.Popen, int | None, object]] = {}
+    env_base = dict(os.environ)
+    while True:
+        for name, (proc, slot, log) in list(running.items()):
+            if proc.poll() is not None:
+                log.close()
+                state[name] = "done" if proc.returncode == 0 and (cell_dir(out, name) / "result.json").exists() \
+                    else "failed"
+                logger.info("cell %s: %s (exit %d)", name, state[name], proc.returncode)
+                slots.append(slot)
+                del running[name]
+        for name, dep in todo:
+            if name in state or name in running:
+                continue
+            deps = _deps(dep)
+            if any(state.get(d) in ("failed", "blocked") for d in deps):
+                state[name] = "blocked"
+                continue
+            if any(state.get(d) not in ("done", "skipped") for d in deps):
+                continue
+            if not slots:
+                break
+            slot = slots.pop(0)
+            env = dict(env_base)
+            if slot is not None:
+                env["CUDA_VISIBLE_DEVICES"] = str(slot)
+            d = cell_dir(out, name)
+            d.mkdir(parents=True, exist_ok=True)
+            log = open(d / "log.txt", "a")  # noqa: SIM115 - open while the cell runs, closed when it ends
+            logger.info("cell %s: started%s (log %s)", name, "" if slot is None else f" on GPU {slot}", d / "log.txt")
+            proc = subprocess.Popen(command(name), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=os.getcwd())
+            running[name] = (proc, slot, log)
+        if not running and all(name in state for name, _ in todo):
+            return state
+        time.sleep(poll_s)
+
+
+def gpu_count() -> int:
+    try:
+        import torch
+        return torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - no usable torch.cuda: CPU only
+        return 0

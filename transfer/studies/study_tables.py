@@ -1,0 +1,127 @@
+"""The transfer study's result file and table, from its cells' result.json files (see transfer_study.py)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from mae_core.engine.metrics_log import run_context
+from transfer.studies.cells import read_result
+from transfer.studies.tables import markdown as markdown_table
+from transfer.studies.tables import stat, write_table
+
+METRICS = {"coco": ("bbox_AP", "segm_AP"), "ade20k": ("mIoU",), "classification": ("top1",)}
+ARMS = ("mae_in_domain", "mae_demo", "scratch")
+LRS = ("recipe", "large")
+
+
+def mean_std(values: list[float]) -> dict:
+    """Statistics cell of the one table module (std None for one value)."""
+    return stat(values)
+
+
+def score(task: str, metrics: dict) -> float:
+    """What the lr choice maximises: the mean of the task's metrics (NaN counts as 0)."""
+    vals = [metrics.get(m) for m in METRICS[task]]
+    return sum(0.0 if v is None or math.isnan(v) else v for v in vals) / len(vals)
+
+
+def pick_lr(task: str, runs: dict[str, dict]) -> str:
+    """The better of the two runs {lr: result} by :func:`score`; a tie keeps the recipe's lr."""
+    return max(LRS, key=lambda lr: (score(task, runs[lr]["metrics"]), lr == "recipe"))
+
+
+def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args: dict) -> dict:
+    """-> {"cells": one entry per figure, "lr_runs", "summary", "differences", "budget", "state", "args"}."""
+    figures, lr_runs, budget = [], [], []
+    for name in spec:
+        r = read_result(out, name)
+        if r is not None:
+            budget.append({"cell": name, "steps": r.get("steps"), "batch": r.get("batch"),
+                           "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg")})
+    chosen: dict[tuple[str, str, int], dict] = {}
+    for name, s in spec.items():
+        if s["kind"] not in METRICS:
+            continue
+        task, arm, seed = s["kind"], s["arm"], s["seed"]
+        if s["lr"] == "recipe":   # first seed: both runs and the choice
+            runs = {lr: read_result(out, f"{task}_{arm}_s0_{lr}") for lr in LRS}
+            if any(v is None for v in runs.values()):
+                continue
+            pick = pick_lr(task, runs)
+            lr_runs.append({"task": task, "arm": arm, "seed": 0, "chosen": pick,
+                            "runs": {lr: {k: runs[lr].get(k) for k in ("lr", "metrics", "steps", "batch", "wall_s")}
+                                     for lr in LRS}})
+            chosen[(task, arm, seed)] = {**runs[pick], "cell": f"{task}_{arm}_s0_{pick}"}
+        elif s["lr"] is None and (r := read_result(out, name)) is not None:
+            chosen[(task, arm, seed)] = r
+    for (task, arm, seed), r in sorted(chosen.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
+        for metric in METRICS[task]:
+            figures.append({"task": task, "arm": arm, "seed": seed, "metric": metric, "value": r["metrics"][metric],
+                            "lr": r.get("lr"), "lr_choice": r.get("lr_choice"), "steps": r.get("steps"),
+                            "batch": r.get("batch"), "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg"),
+                            "cell": r.get("cell")})
+    summary: dict = {}
+    for f in figures:
+        summary.setdefault(f["task"], {}).setdefault(f["metric"], {}).setdefault(f["arm"], []).append(f["value"])
+    summary = {t: {m: {a: mean_std(v) for a, v in arms.items()} for m, arms in ms.items()} for t, ms in summary.items()}
+    value = {(f["task"], f["metric"], f["arm"], f["seed"]): f["value"] for f in figures}
+    diffs: dict = {}
+    for (task, metric, arm, seed), v in sorted(value.items()):
+        if arm == "scratch" or (task, metric, "scratch", seed) not in value:
+            continue
+        d = round(v - value[(task, metric, "scratch", seed)], 2)
+        diffs.setdefault(arm, {}).setdefault(task, {}).setdefault(metric, {"per_seed": {}})["per_seed"][seed] = d
+    for arm in diffs.values():
+        for ms in arm.values():
+            for entry in ms.values():
+                entry.update({k: v for k, v in mean_std(list(entry["per_seed"].values())).items() if k != "values"})
+    return {"cells": figures, "lr_runs": lr_runs, "summary": summary, "differences": diffs, "budget": budget,
+            "state": state, "args": {k: v for k, v in args.items() if k != "run_cell"},
+            "machine": run_context()}
+
+
+def markdown(res: dict) -> str:
+    """The study's Markdown: mean ± std per arm, MAE - scratch per seed, the lr choice, the budget of every cell
+    (each a table of the one table module)."""
+    cols = [{"key": f"{t} {m}", "name": f"{t} {m}"} for t, ms in METRICS.items() for m in ms if t in res["summary"]]
+    rows = [{"arm": arm, **{c["key"]: res["summary"][c["key"].split()[0]][c["key"].split()[1]].get(arm) for c in cols}}
+            for arm in ARMS]
+    parts = [markdown_table(cols, [r for r in rows if any(r[c["key"]] for c in cols)], label="arm",
+                            label_header="arm", title="## mean ± std over seeds")]
+    for arm, tasks in res["differences"].items():
+        seeds = sorted({s for ms in tasks.values() for e in ms.values() for s in e["per_seed"]})
+        dcols = [{"key": s, "name": f"seed {s}"} for s in seeds] + [{"key": "all", "name": "mean ± std"}]
+        drows = [{"figure": f"{task} {metric}", "signed": True, **e["per_seed"], "all": e}
+                 for task, ms in tasks.items() for metric, e in ms.items()]
+        parts.append(markdown_table(dcols, drows, label="figure", label_header="figure",
+                                    title=f"## {arm} - scratch, per seed"))
+    lcols = [{"key": k, "name": n} for k, n in (("arm", "arm"), ("recipe_lr", "recipe lr"), ("recipe_score", "its score"),
+                                                ("large_lr", "large lr"), ("large_score", "its score"),
+                                                ("chosen", "chosen"))]
+    lrows = [{"task": r["task"], "arm": r["arm"], "recipe_lr": f"{r['runs']['recipe']['lr']:.2e}",
+              "recipe_score": _fmt(r["runs"]["recipe"]["metrics"]), "large_lr": f"{r['runs']['large']['lr']:.2e}",
+              "large_score": _fmt(r["runs"]["large"]["metrics"]), "chosen": r["chosen"]} for r in res["lr_runs"]]
+    parts.append(markdown_table(lcols, lrows, label="task", label_header="task",
+                                title="## learning rate choice (seed 0; kept for the other seeds)"))
+    bcols = [{"key": k, "name": n} for k, n in (("steps", "steps"), ("batch", "batch"), ("wall_s", "wall s"),
+                                                ("load", "load avg mean / max"))]
+    brows = [{**{k: _v(b[k]) for k in ("cell", "steps", "batch", "wall_s")},
+              "load": f"{_v((b['load_avg'] or {}).get('mean'))} / {_v((b['load_avg'] or {}).get('max'))}"}
+             for b in res["budget"]]
+    parts.append(markdown_table(bcols, brows, label="cell", label_header="cell", title="## budget of every cell"))
+    return "\n".join(parts)
+
+
+def _fmt(metrics: dict) -> str:
+    return ", ".join(f"{k} {v:.1f}" for k, v in metrics.items())
+
+
+def _v(x) -> str:
+    return "-" if x is None else str(x)
+
+
+def write_outputs(out: Path, results: dict, md: str, echo: bool = True) -> None:
+    """OUT/transfer_study.json and OUT/transfer_study.md, both atomically; the Markdown is printed (`echo`)."""
+    write_table(out, "transfer_study", results, md)
+    if echo:
+        print(md, end="")

@@ -1,0 +1,161 @@
+"""Does the MAE transfer? MAE vs scratch on detection, segmentation and classification, with seeds, in one command.
+
+For every seed, three arms give the same ViT (the demo's encoder, patch 4) its starting weights:
+``mae_in_domain`` (pretrained as an MAE on the train scenes' images at the transfer resolution),
+``mae_demo`` (the demo recipe on 28 px Fashion-MNIST items; the position table is resampled when it transfers) and
+``scratch`` (random init). Each arm is transferred with the same recipes: ViTDet Mask R-CNN (detectron2), UperNet
+(mmseg) and fine-tuning on the item crops. Fair learning rates: on the first seed every (task, arm) runs at the
+recipe's lr and at ``--lr-factor`` times it; the better one (mean of the task's metrics) is kept for the other seeds.
+
+Every piece of work is a cell of :mod:`transfer.studies.cells` (``OUT/cells/<name>/``): a rerun skips finished
+cells and an unfinished one resumes from its checkpoints. Output: ``OUT/transfer_study.json`` (``cells``: one entry
+per measured figure; ``lr_runs``: both first-seed runs and the choice; ``budget``: steps, batch, wall time and load
+average of every cell) and ``OUT/transfer_study.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from mae_core.cli import setup_logging
+from mae_core.config import shipped_config
+from transfer.studies import cells as cells_lib
+from transfer.studies.study_tables import ARMS, LRS, METRICS, build_results, markdown, pick_lr, write_outputs
+
+logger = logging.getLogger(__name__)
+
+TASKS = tuple(METRICS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="MAE (in domain, demo) vs scratch, transferred to detection, "
+                                            "segmentation and classification, over seeds")
+    p.add_argument("--output-dir", default="runs/transfer_study")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (the lr choice is made on seed 0)")
+    p.add_argument("--items", help="your items: DIR/train/<class>/* and DIR/val/<class>/* (default: Fashion-MNIST)")
+    p.add_argument("--size", type=int, default=128, help="scene side = transfer resolution (px)")
+    p.add_argument("--num-train", type=int, default=300, help="train scenes")
+    p.add_argument("--num-val", type=int, default=100, help="val scenes")
+    p.add_argument("--arms", default=",".join(ARMS))
+    p.add_argument("--tasks", default=",".join(TASKS))
+    p.add_argument("--pretrain-steps", type=int, default=400, help="in-domain MAE steps")
+    p.add_argument("--pretrain-batch", type=int, default=32)
+    p.add_argument("--pretrain-blr", type=float, default=1.5e-3, help="in-domain MAE base lr (lr = blr * batch/256)")
+    p.add_argument("--demo-steps", type=int, default=0, help="demo MAE steps (0: the demo recipe's 3 epochs)")
+    p.add_argument("--demo-checkpoint", help="use this demo MAE checkpoint for every seed instead of pretraining")
+    p.add_argument("--coco-iters", type=int, default=200)
+    p.add_argument("--ade-iters", type=int, default=200)
+    p.add_argument("--ft-steps", type=int, default=300)
+    p.add_argument("--ft-batch", type=int, default=64)
+    p.add_argument("--ft-size", type=int, default=48, help="classification input size (item crops are resized)")
+    p.add_argument("--lr-factor", type=float, default=3.0, help="the larger lr = recipe lr x this")
+    p.add_argument("--precision", default="fp32", help="pretraining precision (auto | fp32 | bf16)")
+    p.add_argument("--pretrain-config", default=str(shipped_config("pretrain/demo.py")))
+    p.add_argument("--coco-config", default=str(shipped_config("coco/smoke.py")))
+    p.add_argument("--ade-config", default=str(shipped_config("ade20k/smoke.py")))
+    p.add_argument("--ft-config", default=str(shipped_config("classification/smoke_finetune.py")))
+    p.add_argument("--publish", help="also write transfer_study.json / .md here (e.g. docs/results), without cells/")
+    p.add_argument("--run-cell", help=argparse.SUPPRESS)
+    return p
+
+
+def _list(value: str, known: tuple[str, ...], flag: str) -> list[str]:
+    got = [v for v in value.split(",") if v]
+    bad = sorted(set(got) - set(known))
+    if bad or not got:
+        raise SystemExit(f"{flag}: unknown or empty {bad or value!r}; known: {', '.join(known)}")
+    return got
+
+
+# ----------------------------------------------------------------------------------------------- the cells
+def cells(args) -> dict[str, dict]:
+    """{name: spec} in run order; spec: kind, arm, seed, task, lr ('recipe' | 'large' | None = chosen), deps."""
+    if args.seeds < 1:
+        raise SystemExit(f"--seeds must be >= 1, got {args.seeds}")
+    arms, tasks = _list(args.arms, ARMS, "--arms"), _list(args.tasks, TASKS, "--tasks")
+    out: dict[str, dict] = {"data": {"kind": "data", "deps": ()}}
+    for seed in range(args.seeds):
+        for arm in arms:
+            out[f"pretrain_{arm}_s{seed}"] = {"kind": "pretrain", "arm": arm, "seed": seed, "deps": ("data",)}
+    for seed in range(args.seeds):
+        for task in tasks:
+            for arm in arms:
+                pre = f"pretrain_{arm}_s{seed}"
+                if seed == 0:
+                    for lr in LRS:
+                        out[f"{task}_{arm}_s0_{lr}"] = {"kind": task, "arm": arm, "seed": 0, "lr": lr,
+                                                        "deps": (pre,)}
+                else:
+                    out[f"{task}_{arm}_s{seed}"] = {"kind": task, "arm": arm, "seed": seed, "lr": None,
+                                                    "deps": (pre, *(f"{task}_{arm}_s0_{lr}" for lr in LRS))}
+    return out
+
+
+def chosen_lr(out: Path, task: str, arm: str) -> str:
+    """The better lr of the first seed's two runs of (task, arm); a tie keeps the recipe's."""
+    runs = {lr: cells_lib.read_result(out, f"{task}_{arm}_s0_{lr}") for lr in LRS}
+    missing = [lr for lr, r in runs.items() if r is None]
+    if missing:
+        raise RuntimeError(f"lr choice of {task}/{arm}: first-seed run(s) {missing} have no result in {out}/cells")
+    return pick_lr(task, runs)
+
+
+def run_cell(args, name: str) -> dict:
+    """Runs cell `name` in this process and writes its result.json (skipped when it exists)."""
+    from transfer.studies import study_runners as runners
+    spec = cells(args)[name]
+    out = Path(args.output_dir)
+
+    def work(wdir: Path) -> dict:
+        if spec["kind"] == "data":
+            return runners.RUNNERS["data"](args, out / "data")
+        if spec["kind"] == "pretrain":
+            return {"arm": spec["arm"], "seed": spec["seed"],
+                    **runners.RUNNERS["pretrain"](args, spec["arm"], spec["seed"], wdir)}
+        task, arm, seed = spec["kind"], spec["arm"], spec["seed"]
+        lr = spec["lr"] or chosen_lr(out, task, arm)
+        pre = cells_lib.read_result(out, f"pretrain_{arm}_s{seed}")
+        data = cells_lib.read_result(out, "data")
+        res = runners.RUNNERS[task](args, arm, seed, 1.0 if lr == "recipe" else args.lr_factor, wdir, pre, data)
+        return {"task": task, "arm": arm, "seed": seed, "lr_choice": lr,
+                "lr_chosen_on_seed0": spec["lr"] is None, **res}
+    return cells_lib.run_cell(out, name, work)
+
+
+def cell_command(argv: list[str], name: str) -> list[str]:
+    """The subprocess of one cell: this module with the study's arguments and ``--run-cell``."""
+    return [sys.executable, "-m", "transfer.studies.transfer_study", *argv, "--run-cell", name]
+
+
+def schedule(args, argv: list[str]) -> dict[str, str]:
+    todo = [(name, spec["deps"]) for name, spec in cells(args).items()]
+    return cells_lib.schedule(Path(args.output_dir), todo, lambda name: cell_command(argv, name),
+                              cells_lib.gpu_count())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    if args.run_cell:
+        run_cell(args, args.run_cell)
+        return 0
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = schedule(args, argv)
+    results = build_results(out, cells(args), state, vars(args))
+    write_outputs(out, results, markdown(results))
+    if args.publish:
+        Path(args.publish).mkdir(parents=True, exist_ok=True)
+        write_outputs(Path(args.publish), results, markdown(results), echo=False)
+    failed = sorted(k for k, v in state.items() if v in ("failed", "blocked"))
+    if failed:
+        logger.error("cells not finished: %s (see %s/cells/<cell>/log.txt)", ", ".join(failed), out)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
