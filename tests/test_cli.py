@@ -219,8 +219,8 @@ def test_runner_checkpoint_globals_allows_only_while_loading(tmp_path):
         torch.load(path, weights_only=True)                           # the allowance ended with the block
 
 
-def test_test_record_reads_pytest_summary_and_durations():
-    from transfer.studies.test_record import parse
+def test_suite_record_reads_pytest_summary_and_durations():
+    from transfer.studies.suite_record import parse
     out = parse("12.30s call     tests/test_a.py::test_x\n0.50s setup    tests/test_b.py::test_y\n"
                 "1 failed, 446 passed, 2 skipped, 26 warnings in 1345.67s (0:22:25)\n")
     assert out["counts"] == {"failed": 1, "passed": 446, "skipped": 2}

@@ -5,7 +5,7 @@ time, the 15 slowest tests, commit, CPU, load average before and after).
 """
 import sys
 
-from transfer.studies.test_record import main
+from transfer.studies.suite_record import main
 
 if __name__ == "__main__":
     sys.exit(main())
