@@ -138,3 +138,20 @@ def gpu_count() -> int:
         return torch.cuda.device_count()
     except Exception:  # noqa: BLE001 - no usable torch.cuda: CPU only
         return 0
+
+
+def study_start(argv: list[str] | None, parser, run_cell: Callable) -> tuple[list[str], object, Path] | None:
+    """The common start of a study's ``main``: parse `argv`, set up logging; a ``--run-cell NAME`` child runs that one
+    cell and gets None; the scheduler gets (argv, args, its output folder, created)."""
+    import sys
+
+    from mae_core.cli import setup_logging
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    setup_logging()
+    if args.run_cell:
+        run_cell(args, args.run_cell)
+        return None
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return argv, args, out

@@ -19,11 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from mae_core.cli import setup_logging
 from mae_core.config import shipped_config
 from transfer.studies import cells as cells_lib
 from transfer.studies import tables
-from transfer.studies.cells import write_atomic
+from transfer.studies.cells import study_start, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -279,14 +278,10 @@ def markdown(table: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    if args.run_cell:
-        run_cell(args, args.run_cell)
+    started = study_start(argv, build_parser(), run_cell)
+    if started is None:
         return 0
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    argv, args, out = started
     if args.seeds:
         return run_seeds(argv, out, [int(s) for s in args.seeds.split(",") if s.strip()])
     prepare_data(args)

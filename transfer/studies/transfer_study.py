@@ -19,9 +19,9 @@ import logging
 import sys
 from pathlib import Path
 
-from mae_core.cli import setup_logging
 from mae_core.config import shipped_config
 from transfer.studies import cells as cells_lib
+from transfer.studies.cells import study_start
 from transfer.studies.study_tables import ARMS, LRS, METRICS, build_results, markdown, pick_lr, write_outputs
 
 logger = logging.getLogger(__name__)
@@ -136,14 +136,10 @@ def schedule(args, argv: list[str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    if args.run_cell:
-        run_cell(args, args.run_cell)
+    started = study_start(argv, build_parser(), run_cell)
+    if started is None:
         return 0
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    argv, args, out = started
     state = schedule(args, argv)
     results = build_results(out, cells(args), state, vars(args))
     write_outputs(out, results, markdown(results))
