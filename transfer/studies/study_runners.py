@@ -38,41 +38,58 @@ def run_data(args, root: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------- the arms
-def in_domain_overrides(args, seed: int) -> list[str]:
-    """The demo recipe on the train scenes at the transfer resolution, `--pretrain-steps` at `--pretrain-batch`."""
+def in_domain_overrides(args, seed: int) -> dict:
+    """The study's pretraining recipe on the train scenes at the transfer resolution and patch, `--pretrain-steps`
+    at `--pretrain-batch`."""
     steps_per_epoch = max(1, args.num_train // args.pretrain_batch)
     epochs = math.ceil(args.pretrain_steps / steps_per_epoch)
-    return [f"model.img_size={args.size}", f"train.batch_size={args.pretrain_batch}", f"train.epochs={epochs}",
-            f"train.max_steps={args.pretrain_steps}", f"train.seed={seed}", f"optim.base_lr={args.pretrain_blr}",
-            f"optim.warmup_epochs={max(epochs * 0.05, 1 / steps_per_epoch)}", f"train.precision={args.precision}",
-            "data.num_workers=1", f"train.vis_every_steps={max(1, args.pretrain_steps // 2)}",
-            "train.log_every=10"]
+    over = {"model.img_size": args.size, "model.patch_size": args.patch_size, "train.batch_size": args.pretrain_batch,
+            "train.epochs": epochs, "train.max_steps": args.pretrain_steps, "train.seed": seed,
+            "optim.warmup_epochs": max(epochs * 0.05, 1 / steps_per_epoch), "train.precision": args.precision,
+            "train.vis_every_steps": max(1, args.pretrain_steps // 2),
+            "data.path": str(Path(args.output_dir) / "data" / "coco" / "train")}
+    if args.pretrain_blr:
+        over["optim.base_lr"] = args.pretrain_blr
+    return over
+
+
+def to_study_grid(args, checkpoint: str, work: Path) -> str:
+    """The demo MAE (patch 4, 28 px) as an encoder of the study's patch and grid: patch embedding resampled by the
+    pseudo-inverse resize, position table resampled, decoder dropped (mae_core.checkpoint.convert)."""
+    from mae_core.checkpoint.convert import convert_file
+    dst = work / f"encoder-patch{args.patch_size}.pth"
+    convert_file(checkpoint, dst, src="ours", dst="ours", patch_size=args.patch_size, img_size=(args.size, args.size))
+    return str(dst)
 
 
 def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
     """-> {"checkpoint", "steps", "batch", "wall_s", ...} of the arm's starting weights."""
-    from mae_core.config import load_config
+    from mae_core.config import load_config, shipped_config
     from mae_core.engine.trainer import pretrain, save_initial_checkpoint
-    data = Path(args.output_dir) / "data" / "coco" / "train"
     t0 = time.time()
     if arm == "scratch":   # the same model as the in-domain arm, at its (seeded) initialisation
-        cfg = load_config(args.pretrain_config, in_domain_overrides(args, seed) + [f"data.path={data}"])
+        cfg = load_config(args.pretrain_config, in_domain_overrides(args, seed))
         return {"checkpoint": save_initial_checkpoint(cfg, work / "checkpoint-init.pth", seed), "steps": 0,
                 "batch": 0, "wall_s": round(time.time() - t0, 1), "note": "random init"}
-    if arm == "mae_demo" and args.demo_checkpoint:
-        return {"checkpoint": str(Path(args.demo_checkpoint).resolve()), "steps": None, "batch": None,
-                "wall_s": 0.0, "note": "given by --demo-checkpoint"}
     if arm == "mae_demo":
-        over = [f"train.seed={seed}", f"train.precision={args.precision}"]
-        if args.demo_steps:
-            over.append(f"train.max_steps={args.demo_steps}")
-    else:
-        over = in_domain_overrides(args, seed) + [f"data.path={data}"]
-    cfg = load_config(args.pretrain_config, over)
+        if args.demo_checkpoint:
+            res = {"checkpoint": str(Path(args.demo_checkpoint).resolve()), "steps": None, "batch": None,
+                   "note": "given by --demo-checkpoint"}
+        else:
+            over = {"train.seed": seed, "train.precision": args.precision}
+            if args.demo_steps:
+                over["train.max_steps"] = args.demo_steps
+            cfg = load_config(shipped_config("pretrain/demo.py"), over)
+            got = pretrain(cfg, work)
+            res = {"checkpoint": got["checkpoint"], "steps": got["step"], "batch": cfg.train.batch_size,
+                   "final_loss": got.get("final_loss")}
+        return {**res, "source_checkpoint": res["checkpoint"], "checkpoint": to_study_grid(args, res["checkpoint"], work),
+                "wall_s": round(time.time() - t0, 1)}
+    cfg = load_config(args.pretrain_config, in_domain_overrides(args, seed))
     res = pretrain(cfg, work)
     return {"checkpoint": res["checkpoint"], "steps": res["step"], "batch": cfg.train.batch_size,
             "final_loss": res.get("final_loss"), "peak_lr": res.get("peak_lr"), "img_size": cfg.model.img_size,
-            "wall_s": round(time.time() - t0, 1)}
+            "patch_size": cfg.model.patch_size, "wall_s": round(time.time() - t0, 1)}
 
 
 # ---------------------------------------------------------------------------------------------- transfers
@@ -102,36 +119,28 @@ def run_coco(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, 
 def run_ade(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:
     from mmengine.config import Config
 
-    from transfer.mmseg.cli import main
+    from transfer.mmseg.train import AdeJob, run
     base = Config.fromfile(args.ade_config)
     lr, batch, iters = float(base.optim_wrapper.optimizer.lr) * lr_scale, int(base.train_dataloader.batch_size), \
         args.ade_iters
+    if iters < 2:
+        raise ValueError(f"--ade-iters must be >= 2 (warm-up, then the poly schedule), got {iters}")
     warm = max(1, min(10, iters // 2))
-    work.mkdir(parents=True, exist_ok=True)
-    config = work / "ade_config.py"   # the recipe with this budget's schedule, lr and seed
-    config.write_text(
-        f"_base_ = [{str(Path(args.ade_config).resolve())!r}]\n"
-        f"max_iters = {iters}\nrandomness = dict(seed={seed})\n"
-        f"optim_wrapper = dict(optimizer=dict(lr={lr}))\n"
-        f"param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end={warm})"
-        + (f", dict(type='PolyLR', eta_min=0.0, power=1.0, begin={warm}, end={iters}, by_epoch=False)"
-           if iters > warm else "") + "]\n"
-        f"train_cfg = dict(type='IterBasedTrainLoop', max_iters={iters}, val_interval={iters})\n"
-        f"default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, "
-        f"interval={max(1, min(iters, 50))}, max_keep_ckpts=1))\n")
-    num_classes = len(data["data"]["classes"])
-    argv = ["--config", str(config), "--data-path", str(Path(args.output_dir) / "data" / "ade"),
-            "--num-classes", str(num_classes), "--output-dir", str(work)]
-    argv += ["--pretrained", pre["checkpoint"]]   # scratch: the seeded random init of the same ViT
+    schedule = {"param_scheduler.0.end": warm, "param_scheduler.1.begin": warm, "param_scheduler.1.end": iters,
+                "train_cfg.max_iters": iters, "train_cfg.val_interval": iters,
+                "default_hooks.checkpoint.interval": max(1, min(iters, 100)), "optim_wrapper.optimizer.lr": lr}
+    job = AdeJob(config=args.ade_config, data_path=str(Path(args.output_dir) / "data" / "ade"),
+                 output_dir=str(work), num_classes=len(data["data"]["classes"]), seed=seed,
+                 pretrained=pre["checkpoint"],   # scratch: the seeded random init of the same ViT
+                 overrides=schedule)
     t0 = time.time()
-    m = _check(main(argv), "train_ade20k", work)
+    m = run(job)
     return {"metrics": {"mIoU": _finite(m["mIoU"])}, "lr": lr, "steps": iters, "batch": batch,
             "wall_s": round(time.time() - t0, 1)}
 
 
 def run_cls(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:
-    """Fine-tuning on the item crops (OUT/data/folders) with the smoke recipe, no mixup / cutmix / erasing (they
-    pay off only over long schedules), `--ft-steps` steps at most."""
+    """Fine-tuning on the item crops (OUT/data/folders) with the study's recipe, about `--ft-steps` steps."""
     from mae_core.config import load_config
     from transfer.classification.cli import finetune_main
     n_train = data["data"]["counts"]["train"]["crops"]
@@ -141,9 +150,10 @@ def run_cls(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, d
     blr = base.finetune.blr * lr_scale
     argv = ["--config", args.ft_config, "--data-path", str(Path(args.output_dir) / "data" / "folders"),
             "--output-dir", str(work), "data.dataset=folder", f"data.num_classes={len(data['data']['classes'])}",
-            f"data.input_size={args.ft_size}", "data.auto_augment=", "data.reprob=0.0", "finetune.mixup=0.0",
-            "finetune.cutmix=0.0", f"finetune.epochs={epochs}", f"finetune.batch_size={batch}",
-            f"finetune.blr={blr}", f"finetune.seed={seed}", f"finetune.warmup_epochs={min(1, epochs * 0.1)}"]
+            f"finetune.epochs={epochs}", f"finetune.batch_size={batch}", f"finetune.blr={blr}",
+            f"finetune.seed={seed}", f"finetune.warmup_epochs={min(1, epochs * 0.1)}"]
+    if args.ft_size:
+        argv.append(f"data.input_size={args.ft_size}")
     argv += ["--pretrained", pre["checkpoint"]]   # scratch: the seeded random init of the same ViT
     t0 = time.time()
     m = _check(finetune_main(argv), "finetune", work)

@@ -1,9 +1,9 @@
 """Does the MAE transfer? MAE vs scratch on detection, segmentation and classification, with seeds, in one command.
 
-For every seed, three arms give the same ViT (the demo's encoder, patch 4) its starting weights:
-``mae_in_domain`` (pretrained as an MAE on the train scenes' images at the transfer resolution),
-``mae_demo`` (the demo recipe on 28 px Fashion-MNIST items; the position table is resampled when it transfers) and
-``scratch`` (random init). Each arm is transferred with the same recipes: ViTDet Mask R-CNN (detectron2), UperNet
+For every seed, three arms give the same ViT (the demo's encoder size, 192 x 6, at ``--patch-size`` 8) its starting
+weights: ``mae_in_domain`` (pretrained as an MAE on the train scenes' images at the transfer resolution,
+configs/pretrain/transfer_study.py), ``mae_demo`` (the demo recipe on 28 px Fashion-MNIST items, patch 4: its patch
+embedding and position table are resampled to the study's patch and grid) and ``scratch`` (random init). Each arm is transferred with the same recipes: ViTDet Mask R-CNN (detectron2), UperNet
 (mmseg) and fine-tuning on the item crops. Fair learning rates: on the first seed every (task, arm) runs at the
 recipe's lr and at ``--lr-factor`` times it; the better one (mean of the task's metrics) is kept for the other seeds.
 
@@ -36,26 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (the lr choice is made on seed 0)")
     p.add_argument("--items", help="your items: DIR/train/<class>/* and DIR/val/<class>/* (default: Fashion-MNIST)")
     p.add_argument("--size", type=int, default=128, help="scene side = transfer resolution (px)")
-    p.add_argument("--num-train", type=int, default=300, help="train scenes")
+    p.add_argument("--patch-size", type=int, default=8,
+                   help="the study's ViT patch (the demo checkpoint's patch 4 is resampled to it)")
+    p.add_argument("--num-train", type=int, default=300, help="labelled train scenes (the transfers train on them)")
     p.add_argument("--num-val", type=int, default=100, help="val scenes")
     p.add_argument("--arms", default=",".join(ARMS))
     p.add_argument("--tasks", default=",".join(TASKS))
-    p.add_argument("--pretrain-steps", type=int, default=400, help="in-domain MAE steps")
-    p.add_argument("--pretrain-batch", type=int, default=32)
-    p.add_argument("--pretrain-blr", type=float, default=1.5e-3, help="in-domain MAE base lr (lr = blr * batch/256)")
+    p.add_argument("--pretrain-steps", type=int, default=600, help="in-domain MAE steps")
+    p.add_argument("--pretrain-batch", type=int, default=64)
+    p.add_argument("--pretrain-blr", type=float, help="in-domain MAE base lr (lr = blr * batch/256; default: the "
+                                                      "config's)")
     p.add_argument("--demo-steps", type=int, default=0, help="demo MAE steps (0: the demo recipe's 3 epochs)")
     p.add_argument("--demo-checkpoint", help="use this demo MAE checkpoint for every seed instead of pretraining")
-    p.add_argument("--coco-iters", type=int, default=200)
-    p.add_argument("--ade-iters", type=int, default=200)
-    p.add_argument("--ft-steps", type=int, default=300)
+    p.add_argument("--coco-iters", type=int, default=300)
+    p.add_argument("--ade-iters", type=int, default=300)
+    p.add_argument("--ft-steps", type=int, default=200)
     p.add_argument("--ft-batch", type=int, default=64)
-    p.add_argument("--ft-size", type=int, default=48, help="classification input size (item crops are resized)")
+    p.add_argument("--ft-size", type=int, help="classification input size (default: the config's)")
     p.add_argument("--lr-factor", type=float, default=3.0, help="the larger lr = recipe lr x this")
     p.add_argument("--precision", default="fp32", help="pretraining precision (auto | fp32 | bf16)")
-    p.add_argument("--pretrain-config", default=str(shipped_config("pretrain/demo.py")))
-    p.add_argument("--coco-config", default=str(shipped_config("coco/smoke.py")))
-    p.add_argument("--ade-config", default=str(shipped_config("ade20k/smoke.py")))
-    p.add_argument("--ft-config", default=str(shipped_config("classification/smoke_finetune.py")))
+    p.add_argument("--pretrain-config", default=str(shipped_config("pretrain/transfer_study.py")))
+    p.add_argument("--coco-config", default=str(shipped_config("coco/transfer_study.py")))
+    p.add_argument("--ade-config", default=str(shipped_config("ade20k/transfer_study.py")))
+    p.add_argument("--ft-config", default=str(shipped_config("classification/transfer_study.py")))
     p.add_argument("--publish", help="also write transfer_study.json / .md here (e.g. docs/results), without cells/")
     p.add_argument("--run-cell", help=argparse.SUPPRESS)
     return p
@@ -76,10 +79,9 @@ def cells(args) -> dict[str, dict]:
         raise SystemExit(f"--seeds must be >= 1, got {args.seeds}")
     arms, tasks = _list(args.arms, ARMS, "--arms"), _list(args.tasks, TASKS, "--tasks")
     out: dict[str, dict] = {"data": {"kind": "data", "deps": ()}}
-    for seed in range(args.seeds):
+    for seed in range(args.seeds):   # seed by seed: a study stopped early has whole seeds
         for arm in arms:
             out[f"pretrain_{arm}_s{seed}"] = {"kind": "pretrain", "arm": arm, "seed": seed, "deps": ("data",)}
-    for seed in range(args.seeds):
         for task in tasks:
             for arm in arms:
                 pre = f"pretrain_{arm}_s{seed}"

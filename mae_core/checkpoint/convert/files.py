@@ -52,15 +52,18 @@ def pack(sd: StateDict, manifest: dict, layout: str) -> dict:
 
 
 def convert_file(src_path: str | os.PathLike, dst_path: str | os.PathLike, src: str = "auto", dst: str = "ours",
-                 num_heads: int | None = None, patch_size: int | None = None) -> ConversionReport:
+                 num_heads: int | None = None, patch_size: int | None = None,
+                 img_size: tuple[int, int] | None = None) -> ConversionReport:
     """Converts a checkpoint file; writes `dst_path` and its report ``<dst_path>.json`` (manifest, dropped and
-    created keys, notes, package versions)."""
+    created keys, notes, package versions). patch_size / img_size: resample the encoder to that patch for images
+    of that size (the decoder is dropped)."""
     sd, container, manifest = read_any(src_path)
     src = detect_layout(sd, container) if src == "auto" else src
     hint = dict(manifest.get("encoder") or {})
     if num_heads:
         hint["num_heads"] = num_heads
-    out, new_manifest, report = convert_state_dict(sd, src, dst, hint, manifest.get("decoder"), patch_size)
+    out, new_manifest, report = convert_state_dict(sd, src, dst, hint, manifest.get("decoder"), patch_size,
+                                                  img_size)
     new_manifest.update(source=str(src_path), source_layout=src, versions=package_versions())
     new_manifest = json.loads(json.dumps(new_manifest, default=str))  # plain types: loadable with weights_only
     atomic_save(pack(out, new_manifest, dst), dst_path)

@@ -14,6 +14,7 @@ from mae_core.checkpoint.convert.common import (
     decoder_config,
     encoder_config,
     fmt_keys,
+    split_decoder,
     unmatched,
 )
 from mae_core.checkpoint.convert.patch_resample import resample_patch_size
@@ -87,6 +88,10 @@ def convert_state_dict(sd: StateDict, src: str, dst: str, hint: dict | None = No
         report.note(f"num_heads={cfg['num_heads']} inferred from the width {cfg['embed_dim']} (weights do not "
                     "store it); pass the real value if it differs")
     if patch_size and patch_size != cfg["patch_size"]:
+        mine, decoder = split_decoder(mine)
+        for k in decoder:   # the decoder predicts p*p*C values per patch of the old size
+            report.drop(k, "MAE decoder of the old patch size (patch-size resampling keeps the encoder)")
+        dec_cfg = None
         report.note(f"patch size {cfg['patch_size']} -> {patch_size} by pseudo-inverse resize: APPROXIMATE, "
                     "outputs change (see docs/interop.md for the measured error)")
         mine, cfg = resample_patch_size(mine, cfg, patch_size, img_size)

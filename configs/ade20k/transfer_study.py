@@ -1,0 +1,23 @@
+"""The transfer study's segmentation recipe (tools/transfer_study.py): UperNet + FCN auxiliary head on the
+demo-sized ViT (192 wide, 6 deep, 3 heads) at patch 8, 128 px crops (grid 16 x 16) of the Fashion-MNIST scenes'
+ADE-style label maps. The neck takes the stride-8 maps to strides 4, 8, 16, 32, as the ADE20K recipes do from 16.
+
+    python tools/transfer_study.py --output-dir runs/transfer_study   (makes the scenes, runs every arm)
+    python tools/train_ade20k.py --config configs/ade20k/transfer_study.py \
+        --data-path runs/transfer_study/data/ade --num-classes 10 --pretrained CKPT --output-dir runs/ade_study
+Measured: docs/results/transfer_study.md.
+"""
+_base_ = ["./smoke.py"]
+
+max_iters = 200
+model = dict(
+    backbone=dict(patch_size=8, drop_path_rate=0.0),
+    neck=dict(rescales=[2, 1, 0.5, 0.25]),
+    test_cfg=dict(_delete_=True, mode="whole"))
+param_scheduler = [
+    dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=10),
+    dict(type="PolyLR", eta_min=0.0, power=1.0, begin=10, end=max_iters, by_epoch=False),
+]
+train_cfg = dict(type="IterBasedTrainLoop", max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=100, max_keep_ckpts=1))
+train_dataloader = dict(batch_size=8)
