@@ -1,5 +1,6 @@
 """End-to-end runs of fine-tuning, partial fine-tuning and probing on a few Fashion-MNIST images (micro ViT)."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -10,13 +11,13 @@ import pytest
 import torch
 
 from mae_core.checkpoint.io import atomic_save
-from mae_core.config import load_config
-from mae_core.data.datasets import read_fashion_mnist
+from mae_core.config import ConfigError, load_config
+from mae_core.data.datasets import FASHION_MNIST_CLASSES, DataError, read_fashion_mnist
 from mae_core.models.mae import create_mae
 from transfer.classification.benchmark import benchmark_linprobe
-from transfer.classification.fashion import write_class_folders
 from transfer.classification.finetune import run_finetune
 from transfer.classification.linprobe import run_linprobe
+from transfer.studies.scenes import Items, write_items
 
 ROOT = Path(__file__).resolve().parents[1]
 MICRO = ["model.name=vit_micro_patch4", "data.input_size=28", "data.num_workers=0"]
@@ -27,8 +28,8 @@ def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("fm")
     tr_x, tr_y = read_fashion_mnist("train")
     te_x, te_y = read_fashion_mnist("test")
-    write_class_folders(root / "train", tr_x, tr_y, per_class=8)
-    write_class_folders(root / "val", te_x, te_y, per_class=4)
+    write_items(Items(list(tr_x), tr_y, list(FASHION_MNIST_CLASSES)), root / "train", per_class=8)
+    write_items(Items(list(te_x), te_y, list(FASHION_MNIST_CLASSES)), root / "val", per_class=4)
     return root
 
 
@@ -72,6 +73,36 @@ def test_finetune_resume_matches_uninterrupted_and_eval_only(tmp_path, data, mae
     ev = run_finetune(ft_cfg(), str(data), str(tmp_path / "ev"), resume=str(tmp_path / "a" / "checkpoint-last.pth"),
                       eval_only=True)
     assert ev["top1"] == full["top1"] and ev["top5"] == full["top5"]
+
+
+def test_finetune_from_labelled_shards_resumes_and_checks_classes(tmp_path, data, mae_ckpt):
+    """data.train_shards: the training split streamed from tar shards written from the same folder (labels kept);
+    every image read once per epoch, an interrupted run resumes with the same next losses and weights; shards
+    without the val split's classes, and the cached-feature probe on shards, fail naming the key."""
+    from mae_core.data.shard_writer import source_samples, write_shards
+    from mae_core.data.shards import INDEX
+    shards = tmp_path / "shards"
+    samples, total, classes = source_samples(str(data / "train"))
+    write_shards(samples, total, shards, shard_size=30, classes=classes)
+    over = (f"data.train_shards={shards}", "train.log_every=1")
+    full = run_finetune(ft_cfg(*over), str(data), str(tmp_path / "a"), mae_ckpt)
+    run_finetune(ft_cfg(*over, "finetune.stop_after=1"), str(data), str(tmp_path / "b"), mae_ckpt)
+    resumed = run_finetune(ft_cfg(*over), str(data), str(tmp_path / "b"), mae_ckpt)
+    a, b = step_losses(tmp_path / "a"), step_losses(tmp_path / "b")
+    assert sorted(a) == list(range(1, 11)) and all(math.isfinite(v) for v in a.values())   # 80 images, batch 16
+    assert all(a[s] == pytest.approx(b[s], abs=1e-6) for s in range(6, 11)) and resumed["top1"] == full["top1"]
+    ck_a = torch.load(tmp_path / "a" / "checkpoint-last.pth", weights_only=False)
+    ck_b = torch.load(tmp_path / "b" / "checkpoint-last.pth", weights_only=False)
+    assert all(torch.allclose(v, ck_b["model"][k], atol=1e-6) for k, v in ck_a["model"].items())
+    index = json.loads((shards / INDEX).read_text())
+    index["classes"] = [c + "_x" for c in index["classes"]]
+    (shards / INDEX).write_text(json.dumps(index))
+    with pytest.raises(DataError, match="train and val classes differ"):
+        run_finetune(ft_cfg(*over), str(data), str(tmp_path / "c"), mae_ckpt)
+    with pytest.raises(ConfigError, match="data.train_shards"):
+        run_linprobe(load_config(ROOT / "configs/classification/smoke_linprobe.py",
+                                 [*MICRO, "linprobe.mode=fast", f"data.train_shards={shards}"]),
+                     str(data), str(tmp_path / "d"), mae_ckpt)
 
 
 def test_partial_finetune_k0_trains_only_the_head(tmp_path, data, mae_ckpt):
@@ -131,8 +162,8 @@ def test_fast_probe_matches_full_probe_on_fashion_mnist(tmp_path_factory, mae_ck
     root = tmp_path_factory.mktemp("fm600")
     tr_x, tr_y = read_fashion_mnist("train")
     te_x, te_y = read_fashion_mnist("test")
-    write_class_folders(root / "train", tr_x, tr_y, per_class=60)
-    write_class_folders(root / "val", te_x, te_y, per_class=20)
+    write_items(Items(list(tr_x), tr_y, list(FASHION_MNIST_CLASSES)), root / "train", per_class=60)
+    write_items(Items(list(te_x), te_y, list(FASHION_MNIST_CLASSES)), root / "val", per_class=20)
     common = ["linprobe.epochs=10", "linprobe.batch_size=64", "linprobe.warmup_epochs=1", "data.scale=(1.0, 1.0)"]
     res = benchmark_linprobe(lp_cfg(*common), str(root), str(tmp_path_factory.mktemp("bench")), mae_ckpt,
                              ("fast", "full"))

@@ -16,11 +16,11 @@ import torch
 from PIL import Image
 
 from mae_core.config import load_config
-from mae_core.data.datasets import read_fashion_mnist
+from mae_core.data.datasets import FASHION_MNIST_CLASSES, read_fashion_mnist
 from transfer.classification.datasets import INAT_CLASSES
-from transfer.classification.fashion import write_class_folders
 from transfer.classification.finetune import run_finetune
 from transfer.classification.linprobe import run_linprobe
+from transfer.studies.scenes import Items, write_items
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p for p in (ROOT / "configs" / "classification").glob("*.py") if p.name != "__init__.py")
@@ -90,7 +90,7 @@ def roots(tmp_path_factory) -> dict[str, Path]:
     for split, per in (("train", TRAIN_PER_CLASS), ("val", VAL_PER_CLASS)):
         x, y = _split(split)
         keep = np.isin(y, range(CLASSES))
-        write_class_folders(base / "folder" / split, x[keep], y[keep], per_class=per)
+        write_items(Items(list(x[keep]), y[keep], list(FASHION_MNIST_CLASSES)), base / "folder" / split, per_class=per)
     out["folder"] = base / "folder"
     for year in ("2017", "2018", "2019"):
         write_inat(base / f"inat{year}", year)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mae_core.data.datasets import DataError, read_fashion_mnist
+from mae_core.data.datasets import FASHION_MNIST_CLASSES, DataError, read_fashion_mnist
 from transfer.classification.datasets import INAT_CLASSES, build_dataset, limit_per_class, read_split
-from transfer.classification.fashion import class_folder_names, write_class_folders
+from transfer.studies.scenes import Items, folder_names, write_items
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +25,9 @@ def _save(path: Path, img: np.ndarray) -> None:
 def test_folder_reader(tmp_path, fmnist):
     images, labels = fmnist
     for split in ("train", "val"):
-        write_class_folders(tmp_path / split, images, labels, per_class=2)
+        write_items(Items(list(images), labels, list(FASHION_MNIST_CLASSES)), tmp_path / split, per_class=2)
     ds = build_dataset("folder", tmp_path, "train", num_classes=10)
-    assert ds.classes == class_folder_names() and len(ds) == 20
+    assert ds.classes == folder_names(list(FASHION_MNIST_CLASSES)) and len(ds) == 20
     img, y = ds[0]
     assert img.mode == "RGB" and img.size == (28, 28) and y == 0       # grayscale replicated to 3 channels
     assert np.array_equal(np.asarray(img)[..., 0], images[labels == 0][0])

@@ -62,13 +62,14 @@ def test_sigterm_to_the_pretrain_tool_checkpoints_and_the_rerun_continues(fashio
 
 
 def test_sigusr1_to_a_finetune_run_checkpoints_and_resumes(tmp_path):
-    from mae_core.data.datasets import read_fashion_mnist
-    from transfer.classification.fashion import write_class_folders
+    from mae_core.data.datasets import FASHION_MNIST_CLASSES, read_fashion_mnist
     from transfer.classification.finetune import run_finetune
+    from transfer.studies.scenes import Items, write_items
     data = tmp_path / "data"
     for split, per in (("train", 8), ("test", 2)):
         x, y = read_fashion_mnist(split)
-        write_class_folders(data / ("val" if split == "test" else split), x, y, per_class=per)
+        write_items(Items(list(x), y, list(FASHION_MNIST_CLASSES)), data / ("val" if split == "test" else split),
+                    per_class=per)
     micro = ["model.name=vit_micro_patch4", "data.input_size=28", "data.num_workers=0", "finetune.batch_size=16",
              "finetune.epochs=100", "train.log_every=1"]
     cfg = ROOT / "configs/classification/smoke_finetune.py"

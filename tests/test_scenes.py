@@ -67,7 +67,7 @@ def test_fashion_splits_rule(monkeypatch, tmp_path):
 def test_writers_coco_ade_folders_items(tmp_path):
     from pycocotools.coco import COCO
     res = sc.make_scenes(tmp_path, num_train=5, num_val=3, size=128, seed=0,
-                         formats=("coco", "ade", "folders", "items"), items_per_class=2)
+                         formats=("coco", "ade", "folders", "items"), items_per_class=2, num_unlabelled=4)
     assert res["classes"][0] == "t-shirt/top" and len(res["classes"]) == 10
     coco = COCO(res["coco"]["train"]["json"])
     assert len(coco.getImgIds()) == 5 and len(coco.getCatIds()) == 10
@@ -88,6 +88,10 @@ def test_writers_coco_ade_folders_items(tmp_path):
     assert len(crops) == res["counts"]["val"]["crops"] > 3
     assert all(min(Image.open(p).size) >= 4 for p in crops)
     assert res["counts"]["train"]["items"] == 20 and len(list((tmp_path / "items" / "val").rglob("*.png"))) == 20
+    extra = sorted((tmp_path / "unlabelled").glob("*.png"))                 # more train scenes, other than the 5
+    assert res["counts"]["train"]["unlabelled"] == len(extra) == 4 and Image.open(extra[0]).size == (128, 128)
+    labelled = {np.asarray(Image.open(p)).tobytes() for p in (tmp_path / "coco" / "train").glob("*.png")}
+    assert not labelled & {np.asarray(Image.open(p)).tobytes() for p in extra}
 
 
 def test_bad_input_is_named(tmp_path):

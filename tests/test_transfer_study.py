@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from transfer.studies import cells as cl
+from transfer.studies import study_runners as R
 from transfer.studies import study_tables as st
 from transfer.studies import transfer_study as ts
 
@@ -101,6 +102,12 @@ def test_lr_choice_results_and_table(tmp_path):
     assert "| coco bbox_AP | +8.0 | +11.0 | +9.5 ± 2.1 |" in md
     assert "| coco | scratch |" in md and md.count("| coco_") == 6
     json.dumps(res)
+    # a study run in parts: --report-only writes the files from the finished cells and runs nothing
+    argv = ["--output-dir", str(tmp_path), "--tasks", "coco", "--arms", "mae_in_domain,scratch", "--seeds", "3"]
+    assert ts.main([*argv, "--report-only"]) == 1                      # seed 2 and the pretrainings: not run
+    rep = json.loads((tmp_path / "transfer_study.json").read_text())
+    assert rep["state"]["coco_scratch_s2"] == "not run" and rep["state"]["coco_scratch_s1"] == "done"
+    assert len(rep["cells"]) == 8 and not list(tmp_path.glob("cells/pretrain_*"))
 
 
 def _study(out, *extra, env=None):
@@ -159,19 +166,45 @@ def test_failed_pretraining_blocks_its_transfers(tmp_path):
 @pytest.mark.detectron2
 @pytest.mark.mmseg
 def test_real_cells_at_a_micro_budget(tmp_path):
-    """Every kind of real cell (scenes, the demo MAE with its position table resampled, the seeded random init, three
-    transfers, both lrs) at a micro budget, one seed; the in-domain arm runs the same pretraining tool."""
+    """The real cells (scenes, the demo MAE resampled to the study's patch and grid, three transfers, both lrs) at a
+    micro budget, one seed, one arm; the other arms' starting points are checked by test_scratch_and_in_domain_arms."""
     pytest.importorskip("detectron2")
     pytest.importorskip("mmseg")
     out = tmp_path / "study"
     cmd = [sys.executable, str(REPO / "tools" / "transfer_study.py"), "--output-dir", str(out), "--seeds", "1",
            "--num-train", "8", "--num-val", "4", "--size", "64", "--pretrain-steps", "2", "--pretrain-batch", "4",
            "--demo-steps", "2", "--coco-iters", "3", "--ade-iters", "2", "--ft-steps", "2", "--ft-batch", "8",
-           "--ft-size", "32", "--arms", "mae_demo,scratch"]
+           "--ft-size", "32", "--arms", "mae_demo"]
     r = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
                        timeout=1800, check=False)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads((out / "transfer_study.json").read_text())
     assert {(c["task"], c["metric"]) for c in res["cells"]} == {
         ("coco", "bbox_AP"), ("coco", "segm_AP"), ("ade20k", "mIoU"), ("classification", "top1")}
-    assert {c["arm"] for c in res["cells"]} == {"mae_demo", "scratch"} and len(res["lr_runs"]) == 6
+    assert {c["arm"] for c in res["cells"]} == {"mae_demo"} and len(res["lr_runs"]) == 3
+    demo = json.loads((out / "cells" / "pretrain_mae_demo_s0" / "result.json").read_text())
+    manifest = json.loads(Path(demo["checkpoint"] + ".json").read_text())["manifest"]
+    assert manifest["encoder"]["patch_size"] == 8 and manifest["encoder"]["img_size"] == [64, 64]
+    assert manifest["decoder"] is None
+
+
+def test_scratch_and_in_domain_arms(tmp_path):
+    """Scratch is the in-domain arm's model at its seeded initialisation: the same encoder config (the study's
+    size and patch), different weights per seed, no steps; the in-domain run pretrains on the train scenes."""
+    import torch
+
+    from mae_core.checkpoint.io import read_state_dict
+    args = _args(tmp_path, "--size", "64", "--patch-size", "8", "--pretrain-steps", "10", "--pretrain-batch", "4")
+    over = R.in_domain_overrides(args, 1)
+    assert over["model.patch_size"] == 8 and over["model.img_size"] == 64 and over["train.max_steps"] == 10
+    assert over["data.path"] == str(tmp_path / "data" / "coco" / "train") and "optim.base_lr" not in over
+    more = R.in_domain_overrides(_args(tmp_path, "--num-unlabelled", "400", "--pretrain-batch", "4",
+                                       "--pretrain-steps", "10"), 1)
+    assert more["data.path"] == str(tmp_path / "data" / "unlabelled") and more["train.epochs"] == 1
+    got = [R.run_pretrain(args, "scratch", seed, tmp_path / f"s{seed}") for seed in (0, 0, 1)]
+    assert all(g["steps"] == 0 for g in got)
+    sd = [read_state_dict(g["checkpoint"])[0] for g in got]
+    assert read_state_dict(got[0]["checkpoint"])[1]["manifest"]["encoder"]["patch_size"] == 8
+    assert sd[0]["pos_embed"].shape[1] == 1 + 8 * 8
+    assert torch.equal(sd[0]["blocks.0.attn.qkv.weight"], sd[1]["blocks.0.attn.qkv.weight"])
+    assert not torch.equal(sd[0]["blocks.0.attn.qkv.weight"], sd[2]["blocks.0.attn.qkv.weight"])

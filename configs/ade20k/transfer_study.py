@@ -5,7 +5,7 @@ ADE-style label maps. The neck takes the stride-8 maps to strides 4, 8, 16, 32, 
     python tools/transfer_study.py --output-dir runs/transfer_study   (makes the scenes, runs every arm)
     python tools/train_ade20k.py --config configs/ade20k/transfer_study.py \
         --data-path runs/transfer_study/data/ade --num-classes 10 --pretrained CKPT --output-dir runs/ade_study
-Measured: docs/results/transfer_study.md.
+Expected: docs/results/transfer_study.md (measured, per arm and seed).
 """
 _base_ = ["./smoke.py"]
 

@@ -4,6 +4,8 @@
 
     python tools/pretrain.py --config configs/pretrain/transfer_study.py \
         --data-path runs/transfer_study/data/coco/train --output-dir runs/mae_scenes train.max_steps=1200
+
+Expected: its final loss and the transfers it gives, per seed, are in docs/results/transfer_study.md.
 """
 from mae_core.engine.pretrain_config import DataConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig
 

@@ -61,23 +61,40 @@ class OptimConfig:
 
 
 @dataclass
-class TrainConfig:
+class RunConfig:
+    """How a run trains, whatever it trains: the ``train.*`` keys every trainer of the project shares (pretraining
+    extends them in TrainConfig; classification uses them as they are)."""
+    precision: str = "fp32"                 # auto | fp32 | bf16 (autocast); auto: bf16 on CUDA and on AMX CPUs
+    save_every_steps: int = 0               # also checkpoint every N steps (0 = at epoch ends only)
+    nonfinite_patience: int = 5             # skip a non-finite step; stop after this many in a row
+    log_every: int = 20                     # a step record every N steps
+    dist_timeout_min: float = 30.0          # collectives time out after this (a dead rank ends the job)
+    strategy: str = "ddp"                   # ddp | fsdp (FSDP2 fully_shard; sharded checkpoints, see engine.strategy)
+
+    def validate(self) -> None:
+        """Raises ConfigError naming the ``train.*`` key whose value cannot work."""
+        if self.strategy not in ("ddp", "fsdp"):
+            raise ConfigError(f"train.strategy={self.strategy!r} is not one of ddp, fsdp")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"train.precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.dist_timeout_min <= 0:
+            raise ConfigError(f"train.dist_timeout_min must be > 0, got {self.dist_timeout_min}")
+        if self.nonfinite_patience < 1:
+            raise ConfigError(f"train.nonfinite_patience must be >= 1, got {self.nonfinite_patience}")
+
+
+@dataclass
+class TrainConfig(RunConfig):
     epochs: int = 800
     batch_size: int = 64                    # per process
     accum_iter: int = 1
-    precision: str = "fp32"                 # auto | fp32 | bf16 (autocast); auto: bf16 on CUDA and on AMX CPUs
     seed: int = 0
     max_steps: int = 0                      # stop after this many optimizer steps (0 = run all epochs)
     time_limit_min: float = 0.0             # stop (and save) after this many minutes (0 = no limit)
-    log_every: int = 20
-    save_every_steps: int = 0               # also checkpoint every N steps (0 = at epoch ends only)
     vis_every_steps: int = 500              # reconstruction PNG every N steps (0 = off)
-    nonfinite_patience: int = 5             # stop after this many non-finite losses in a row
     compile: bool = False                   # torch.compile the model
     device: str = "auto"                    # auto | cpu | cuda
     threads: int = 0                        # torch CPU threads (0 = torch's default)
-    dist_timeout_min: float = 30.0          # collectives time out after this (a dead rank ends the job)
-    strategy: str = "ddp"                   # ddp | fsdp (FSDP2 fully_shard; sharded checkpoints, see engine.strategy)
     activation_checkpointing: bool = False  # recompute each block's activations in the backward pass (memory)
 
 
@@ -91,8 +108,7 @@ class PretrainConfig:
     def validate(self) -> None:
         """Raises ConfigError naming the setting when a value cannot work, before any data or model is built."""
         m, d, t = self.model, self.data, self.train
-        if t.strategy not in ("ddp", "fsdp"):
-            raise ConfigError(f"train.strategy={t.strategy!r} is not one of ddp, fsdp")
+        t.validate()
         if m.encoder not in VIT_SIZES:
             raise ConfigError(f"model.encoder={m.encoder!r} is not one of {', '.join(VIT_SIZES)}")
         patch = m.patch_size or VIT_SIZES[m.encoder][3]
@@ -123,10 +139,6 @@ class PretrainConfig:
             raise ConfigError(f"data.grayscale must be 'replicate' or 'single', got {d.grayscale!r}")
         if len(d.mean) != m.in_chans or len(d.std) != m.in_chans:
             raise ConfigError(f"data.mean/std have {len(d.mean)}/{len(d.std)} values for model.in_chans={m.in_chans}")
-        if t.precision not in ("auto", "fp32", "bf16"):
-            raise ConfigError(f"train.precision must be auto, fp32 or bf16, got {t.precision!r}")
-        if t.dist_timeout_min <= 0:
-            raise ConfigError(f"train.dist_timeout_min must be > 0, got {t.dist_timeout_min}")
         if t.accum_iter < 1 or t.batch_size < 1:
             raise ConfigError("train.batch_size and train.accum_iter must be >= 1")
         if not 0.0 <= m.mask_ratio < 1.0:

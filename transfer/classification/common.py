@@ -63,13 +63,57 @@ def build_datasets(cfg: ClassificationConfig, data_path: str, train_tf, eval_onl
                         mode)
     if eval_only:
         return None, val, val.classes
-    train = build_dataset(d.dataset, data_path, "train", train_tf, d.num_classes, d.train_limit, d.places_split,
-                          mode)
+    if d.train_shards:
+        train = train_shards(d.train_shards, train_tf, mode)
+        data_path = f"{d.train_shards} (train) and {data_path} (val)"
+    else:
+        train = build_dataset(d.dataset, data_path, "train", train_tf, d.num_classes, d.train_limit, d.places_split,
+                              mode)
     if train.classes != val.classes:
         only_t = sorted(set(train.classes) - set(val.classes))[:5]
         only_v = sorted(set(val.classes) - set(train.classes))[:5]
         raise DataError(f"{data_path}: train and val classes differ (only in train: {only_t}, only in val: {only_v})")
     return train, val, train.classes
+
+
+def train_shards(source: str, train_tf, mode: str):
+    """The training split as labelled tar shards (mae_core.data.shards): each sample's bytes decoded, then `train_tf`
+    (the same PIL augmentation as for image files)."""
+    from mae_core.data.decode import DecodeThen
+    from mae_core.data.shards import ShardDataset
+    ds = ShardDataset(source, DecodeThen(train_tf, mode))
+    if not ds.classes:
+        raise DataError(f"data.train_shards={source}: its index.json lists no classes; write the shards from a "
+                        "labelled set (tools/make_shards.py from class folders or an IDX set keeps the labels)")
+    return ds
+
+
+def epoch_data(ds, batch_size: int, rank: int, world: int, seed: int, workers: int):
+    """The per-epoch batches of the training split: EpochData for a map-style data set, ShardEpochData for shards."""
+    from mae_core.data.shards import ShardDataset
+    kind = ShardEpochData if isinstance(ds, ShardDataset) else EpochData
+    return kind(ds, batch_size, rank, world, seed, workers)
+
+
+class ShardEpochData:
+    """EpochData's interface on a ShardDataset: this rank's shards per epoch, shuffled by (seed, epoch), samples
+    seeded by (seed, epoch, key); ``loader(epoch, skip)`` starts `skip` batches into the epoch without decoding
+    the skipped samples; corrupt samples are skipped and counted (see mae_core.data.shards)."""
+
+    def __init__(self, ds, batch_size: int, rank: int, world: int, seed: int, workers: int) -> None:
+        ds.seed = seed
+        ds.configure(rank, world)
+        if ds.batches_per_rank(batch_size) < 1:
+            raise DataError(f"{ds.source}: {len(ds)} training samples per process are fewer than one batch of "
+                            f"{batch_size}")
+        self.dataset, self.batch_size, self.workers = ds, batch_size, workers
+
+    def batches_per_epoch(self) -> int:
+        return self.dataset.batches_per_rank(self.batch_size)
+
+    def loader(self, epoch: int, skip_batches: int = 0):
+        return self.dataset.loader(epoch, skip_batches, self.batch_size, self.workers,
+                                   pin_memory=torch.cuda.is_available())
 
 
 class EpochData:

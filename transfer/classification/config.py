@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mae_core.config import ConfigError
+from mae_core.engine.pretrain_config import IMAGENET_MEAN, IMAGENET_STD, RunConfig
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 DATASETS = ("folder", "inat2017", "inat2018", "inat2019", "places205", "places365", "fashion_mnist")
 
 
@@ -39,6 +38,8 @@ class DataConfig:
     places_split: str = "standard"       # Places365 training list: 'standard' or 'challenge'
     train_limit: int = 0                 # > 0: keep this many training images per class (quick experiments)
     val_limit: int = 0                   # > 0: keep this many evaluation images per class
+    train_shards: str = ""               # tar shards of the training split with labels (tools/make_shards.py):
+                                         # streamed instead of the data path's train split (val still read there)
     num_workers: int = 4
 
 
@@ -88,17 +89,6 @@ class LinprobeConfig:
 
 
 @dataclass
-class RunConfig:
-    """What every trainer of the project shares (the pretraining engine's ``train.*`` keys of the same names)."""
-    precision: str = "fp32"              # auto | fp32 | bf16 (autocast); auto: bf16 on CUDA and on AMX CPUs
-    save_every_steps: int = 0            # also checkpoint every N steps (0 = at epoch ends only)
-    nonfinite_patience: int = 5          # skip non-finite steps; stop after this many in a row
-    log_every: int = 20                  # a step record in log.jsonl every N steps (0 = epoch records only)
-    dist_timeout_min: float = 30.0       # collectives time out after this (a dead rank ends the job)
-    strategy: str = "ddp"                # ddp | fsdp (FSDP2 fully_shard; checkpoints gathered to one file)
-
-
-@dataclass
 class ClassificationConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -107,17 +97,12 @@ class ClassificationConfig:
     train: RunConfig = field(default_factory=RunConfig)
 
     def validate(self) -> None:
-        if self.train.strategy not in ("ddp", "fsdp"):
-            raise ConfigError(f"train.strategy={self.train.strategy!r} is not one of ddp, fsdp")
         for section in ("finetune", "linprobe"):
             old = getattr(self, section).bf16
             if old is not None:
                 raise ConfigError(f"{section}.bf16={old} was replaced by train.precision=auto|fp32|bf16 "
                                   f"(here: train.precision={'bf16' if old else 'fp32'})")
-        if self.train.precision not in ("auto", "fp32", "bf16"):
-            raise ConfigError(f"train.precision must be auto, fp32 or bf16, got {self.train.precision!r}")
-        if self.train.dist_timeout_min <= 0 or self.train.nonfinite_patience < 1:
-            raise ConfigError("train.dist_timeout_min must be > 0 and train.nonfinite_patience >= 1")
+        self.train.validate()
         if self.data.dataset not in DATASETS:
             raise ConfigError(f"data.dataset must be one of {DATASETS}, got {self.data.dataset!r}")
         if self.model.global_pool not in ("avg", "token"):
@@ -130,5 +115,8 @@ class ClassificationConfig:
             raise ConfigError("data.mean and data.std must have the same length")
         if self.finetune.accum_iter < 1 or self.data.num_classes < 1:
             raise ConfigError("finetune.accum_iter and data.num_classes must be >= 1")
+        if self.data.train_shards and self.data.train_limit:
+            raise ConfigError("data.train_limit does not apply to data.train_shards (the shards are read whole); "
+                              "write smaller shards instead")
         if self.data.places_split not in ("standard", "challenge"):
             raise ConfigError(f"data.places_split must be 'standard' or 'challenge', got {self.data.places_split!r}")

@@ -21,7 +21,7 @@ from mae_core.engine.distributed import DistInfo, agree
 from mae_core.engine.run_state import NonFinitePolicy, PreemptionGuard, autocast
 from mae_core.engine.schedule import WarmupCosine
 
-from .common import EpochData
+from .common import EpochData, ShardEpochData
 from .config import RunConfig
 from .distributed import all_reduce_sum
 from .metrics import confusion_matrix, summarize, topk_correct
@@ -56,7 +56,7 @@ class StepLoop:
     """
 
     def __init__(self, model: nn.Module, ddp: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module,
-                 schedule: Schedule, data: EpochData, run: RunConfig, precision: str, info: DistInfo, save,
+                 schedule: Schedule, data: EpochData | ShardEpochData, run: RunConfig, precision: str, info: DistInfo, save,
                  accum_iter: int = 1, mixup=None, ema=None, clip_grad: float = 0.0, seed: int = 0) -> None:
         self.model, self.ddp, self.optimizer, self.criterion = model, ddp, optimizer, criterion
         self.schedule, self.data, self.run, self.info, self.save_fn = schedule, data, run, info, save

@@ -17,8 +17,8 @@ from mae_core.engine.run_state import LAST, PreemptionGuard, check_world, resolv
 from mae_core.engine.strategy import wrap_model
 
 from .common import (
-    EpochData,
     build_datasets,
+    epoch_data,
     eval_loader,
     find_resume,
     finetune_transform,
@@ -72,7 +72,7 @@ def run_finetune(cfg: ClassificationConfig, data_path: str, output_dir: str, pre
         logger.info("eval-only: top1 %.2f top5 %.2f on %d images", metrics["top1"], metrics["top5"], len(val_ds))
         return metrics
 
-    data = EpochData(train_ds, f.batch_size, rank, world, f.seed, cfg.data.num_workers)
+    data = epoch_data(train_ds, f.batch_size, rank, world, f.seed, cfg.data.num_workers)
     eff_batch = f.batch_size * f.accum_iter * world
     lr = f.blr * eff_batch / 256
     if r.strategy == "fsdp" and f.ema:

@@ -12,14 +12,14 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from mae_core.config import to_dict
+from mae_core.config import ConfigError, to_dict
 from mae_core.engine.distributed import DistInfo
 from mae_core.engine.run_state import LAST, PreemptionGuard, check_world, resolve_precision
 from transfer.classification.features import extract_features
 
 from .common import (
-    EpochData,
     build_datasets,
+    epoch_data,
     eval_loader,
     eval_transform,
     find_resume,
@@ -80,7 +80,7 @@ def _full(cfg: ClassificationConfig, encoder: nn.Module, data_path: str, out: Pa
         restore_run(*found, model)
         metrics, cm = evaluate(model, val_loader, device, len(classes), precision)
         return {**metrics, "_confusion": cm, "_classes": classes}
-    data = EpochData(train_ds, lp.batch_size, rank, world, lp.seed, cfg.data.num_workers)
+    data = epoch_data(train_ds, lp.batch_size, rank, world, lp.seed, cfg.data.num_workers)
     lr = lp.blr * lp.batch_size * world / 256
     optimizer = LARS(model.head.parameters(), lr=lr, weight_decay=lp.weight_decay, momentum=lp.momentum)
     step = 0
@@ -119,6 +119,9 @@ def _full(cfg: ClassificationConfig, encoder: nn.Module, data_path: str, out: Pa
 def _cached(cfg: ClassificationConfig, encoder: nn.Module, data_path: str, out: Path, device: torch.device) -> dict:
     """'fast', 'lbfgs' and 'knn': features of both splits extracted once with the augmentation-free transform."""
     lp = cfg.linprobe
+    if cfg.data.train_shards:
+        raise ConfigError(f"linprobe.mode={lp.mode} caches the features of every training image once, from image "
+                          "files; data.train_shards streams for linprobe.mode=full and fine-tuning")
     train_ds, val_ds, classes = build_datasets(cfg, data_path, eval_transform(cfg.data))
     c = len(classes)
     t0 = time.time()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -81,11 +80,6 @@ def cell_dir(out: Path, task: str, target: str) -> Path:
     return cells_lib.cell_dir(out, f"{task}_{target}")
 
 
-def _device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def targets(args) -> tuple[tuple[str, str, str], ...]:
     """(key, row label, Table 1(d) row config) of the table's rows, the scratch floor last when asked for."""
     return TARGETS + ((SCRATCH,) if getattr(args, "with_scratch", False) else ())
@@ -136,58 +130,25 @@ def run_cls(args, target: str, work: Path) -> dict:
 
 
 def run_coco(args, target: str, work: Path) -> dict:
-    from transfer.detectron2 import compat
-    compat.apply()
-    from detectron2.config import LazyConfig
-    from detectron2.utils.env import seed_all_rng
-
-    from transfer.detectron2.train import apply_overrides, setup_data, train
-    work.mkdir(parents=True, exist_ok=True)
-    cfg = LazyConfig.load(args.coco_config)
-    if args.coco_iters < 3:
-        raise ValueError("--coco-iters must be >= 3 (the step schedule drops the lr at 80% of the iterations)")
-    cfg = apply_overrides(cfg, {"train.max_iter": args.coco_iters, "train.seed": args.seed, "train.device": _device(),
-                                "lr_multiplier.warmup_iters": max(1, min(30, args.coco_iters // 10))})
-    cfg.train.output_dir = str(work)
-    data = _coco_data(args)
-    setup_data(cfg, data["train"]["json"], data["train"]["images"], data["val"]["json"], data["val"]["images"],
-               str(work))
-    seed_all_rng(args.seed)
-    resume = (work / "last_checkpoint").is_file()
-    res = train(cfg, str(work), resume=resume, pretrained=_checkpoint(args, target))
-    return {"box_ap": _finite(res.get("bbox", {}).get("AP")), "mask_ap": _finite(res.get("segm", {}).get("AP")),
-            "metrics": res, "resumed": resume}
+    from transfer.studies.transfers import coco_transfer
+    r = coco_transfer(args.coco_config, _coco_data(args), work, _checkpoint(args, target), args.coco_iters, args.seed)
+    return {"box_ap": r["bbox_AP"], "mask_ap": r["segm_AP"], "metrics": r["metrics"], "resumed": r["resumed"]}
 
 
 def run_ade(args, target: str, work: Path) -> dict:
-    from transfer.mmseg.train import AdeJob, run
+    from transfer.studies.transfers import ade_transfer
     root = args.ade_root or str(Path(args.output_dir) / "data" / "ade")
-    iters = args.ade_iters
-    warm = max(1, min(10, iters // 2))
-    work.mkdir(parents=True, exist_ok=True)
-    schedule = [dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=warm)]
-    if iters > warm:
-        schedule.append(dict(type="PolyLR", eta_min=0.0, power=1.0, begin=warm, end=iters, by_epoch=False))
-    budget = {"max_iters": iters, "param_scheduler": schedule, "train_cfg.max_iters": iters,  # the recipe, this budget
-              "train_cfg.val_interval": iters, "default_hooks.checkpoint.interval": max(1, min(iters, 50)),
-              "default_hooks.checkpoint.max_keep_ckpts": 1}
-    res = run(AdeJob(config=str(args.ade_config), data_path=root, output_dir=str(work), num_classes=args.ade_classes,
-                     pretrained=_checkpoint(args, target), resume=True, seed=args.seed, overrides=budget))
-    return {"miou": _finite(res["mIoU"]), "metrics": res}
+    r = ade_transfer(str(args.ade_config), root, args.ade_classes, work, _checkpoint(args, target), args.ade_iters,
+                     args.seed)
+    return {"miou": r["mIoU"], "metrics": r["metrics"]}
 
 
-def _finite(v) -> float:
-    """detectron2 reports AP as NaN when there is nothing to score; the table shows 0.0 for it (and says so)."""
-    v = float("nan") if v is None else float(v)
-    return 0.0 if math.isnan(v) else round(v, 2)
-
-
-def _coco_data(args) -> dict:
+def _coco_data(args) -> dict[str, tuple[str, str]]:
     if args.coco_train_json:
-        return {"train": {"json": args.coco_train_json, "images": args.coco_train_images},
-                "val": {"json": args.coco_val_json, "images": args.coco_val_images}}
-    root = Path(args.output_dir) / "data" / "coco"
-    return {s: {"json": str(root / "annotations" / f"{s}.json"), "images": str(root / s)} for s in ("train", "val")}
+        return {"train": (args.coco_train_json, args.coco_train_images),
+                "val": (args.coco_val_json, args.coco_val_images)}
+    from transfer.studies.transfers import coco_files
+    return coco_files(Path(args.output_dir) / "data" / "coco")
 
 
 RUNNERS = {"pretrain": run_pretrain, "cls": run_cls, "coco": run_coco, "ade": run_ade}
@@ -244,18 +205,21 @@ def schedule(args, argv: list[str]) -> dict[str, str]:
 
 # ----------------------------------------------------------------------------------------------- table
 def build_table(args) -> dict:
+    """The table of the tasks run (`--tasks`): a row per target, the token - norm. pixel difference."""
     out = Path(args.output_dir)
+    tasks = [t for t in str(getattr(args, "tasks", ",".join(TASKS))).split(",") if t]
+    columns = [c for c in COLUMNS if c[0] in tasks]
     rows = []
     for target, label, _ in TARGETS:
-        rows.append(_row(out, target, label))
+        rows.append(_row(out, target, label, columns))
     diff = {"target": "difference", "label": "token - norm. pixel"}
-    for task, key, _ in COLUMNS:
+    for task, key, _ in columns:
         a, b = rows[2][f"{task}_{key}"], rows[1][f"{task}_{key}"]
         diff[f"{task}_{key}"] = None if a is None or b is None else round(a - b, 2)
     rows.append(diff)
     if getattr(args, "with_scratch", False):   # the floor goes below the paper's rows
-        rows.append(_row(out, *SCRATCH[:2]))
-    return {"rows": rows, "columns": [{"key": f"{t}_{k}", "name": n} for t, k, n in COLUMNS],
+        rows.append(_row(out, *SCRATCH[:2], columns))
+    return {"rows": rows, "columns": [{"key": f"{t}_{k}", "name": n} for t, k, n in columns],
             "scale": args.scale, "budget": {k: getattr(args, k) for k in (
                 "seed", "pretrain_steps", "pretrain_batch", "tokenizer_steps", "ft_steps", "ft_batch", "ft_blr",
                 "ft_test_images", "coco_iters", "ade_iters", "data")},
@@ -263,9 +227,9 @@ def build_table(args) -> dict:
                     "Fashion-MNIST COCO / ADE20K-format sets; not comparable with the paper's numbers"}
 
 
-def _row(out: Path, target: str, label: str) -> dict:
+def _row(out: Path, target: str, label: str, columns=COLUMNS) -> dict:
     row = {"target": target, "label": label}
-    for task, key, _ in COLUMNS:
+    for task, key, _ in columns:
         f = cell_dir(out, task, target) / "result.json"
         row[f"{task}_{key}"] = json.loads(f.read_text()).get(key) if f.exists() else None
     return row

@@ -174,6 +174,14 @@ def mask_to_segmentation(mask: np.ndarray, as_polygon: bool) -> list | dict:
     return rle
 
 
+def write_images(scenes: list[Scene], image_dir: Path) -> int:
+    """The scenes' images alone -> ``image_dir/*.png`` -> count."""
+    image_dir.mkdir(parents=True, exist_ok=True)
+    for i, scene in enumerate(scenes, start=1):
+        Image.fromarray(scene.image).save(image_dir / f"{i:06d}.png")
+    return len(scenes)
+
+
 def write_coco(scenes: list[Scene], classes: list[str], image_dir: Path, json_path: Path,
                min_area: int = 20) -> dict[str, str]:
     """Scenes -> ``image_dir/*.png`` + COCO instances JSON (category ids 1..K) -> {"json", "images"}."""
@@ -275,10 +283,13 @@ def make_scenes(output_dir: str | os.PathLike, num_train: int = 300, num_val: in
                 seed: int = 0, items_dir: str | os.PathLike | None = None,
                 formats: tuple[str, ...] = SCENE_FORMATS,
                 classes: tuple[int, ...] | None = None, items_per_scene: tuple[int, int] = (2, 5),
-                items_per_class: int = 0) -> dict:
+                items_per_class: int = 0, num_unlabelled: int = 0) -> dict:
     """Composes train / val scenes and writes them in `formats` under `output_dir` (``coco/``, ``ade/``,
-    ``folders/`` item crops; ``items/``: the raw items, `items_per_class` of each class, 0 = all)
-    -> {"classes", "coco": {split: {"json", "images"}}, "ade": root, "folders": root, "items": root, "counts"}."""
+    ``folders/`` item crops; ``items/``: the raw items, `items_per_class` of each class, 0 = all), and
+    `num_unlabelled` more train scenes as bare images in ``unlabelled/`` (items of the train split only; for
+    pretraining on more images than have labels)
+    -> {"classes", "coco": {split: {"json", "images"}}, "ade": root, "folders": root, "items": root,
+    "unlabelled": folder, "counts"}."""
     bad = set(formats) - set(FORMATS)
     if bad:
         raise ValueError(f"unknown scene formats {sorted(bad)}; known: {', '.join(FORMATS)}")
@@ -308,6 +319,10 @@ def make_scenes(output_dir: str | os.PathLike, num_train: int = 300, num_val: in
             counts["crops"] = write_crops(scenes, items.classes, out / "folders" / split)
             counts["crops"] += fill_missing_classes(items, out / "folders" / split, size, seed * 2 + k)
             result["folders"] = str(out / "folders")
+        if k == 0 and num_unlabelled:
+            extra = compose_scenes(items, num_unlabelled, size, seed=seed * 2 + 1000, items_per_scene=items_per_scene)
+            counts["unlabelled"] = write_images(extra, out / "unlabelled")
+            result["unlabelled"] = str(out / "unlabelled")
         result["counts"][split] = counts
     (out / "scenes.json").write_text(json.dumps({k: v for k, v in result.items()} | {
         "size": size, "seed": seed, "items": str(items_dir) if items_dir else "fashion-mnist"}, indent=1))

@@ -1,8 +1,9 @@
 """The work of each transfer-study cell: the scenes, the three arms' starting checkpoints, the three transfers.
 
-Each transfer goes through the tool a user would run (``tools/train_coco.py``, ``tools/train_ade20k.py``,
-``tools/finetune.py``: their ``main(argv)``), into the cell's folder, so that a rerun resumes it; the figures are
-read back from the tool's ``metrics.json``. detectron2 and mmseg are imported only inside their cells.
+Each transfer runs into the cell's folder, so that a rerun resumes it: detection and segmentation through the shared
+transfers of :mod:`transfer.studies.transfers` (the library entry points of ``tools/train_coco.py`` and
+``tools/train_ade20k.py``), classification through ``tools/finetune.py``'s ``main(argv)``, its figures read back
+from the tool's ``metrics.json``. detectron2 and mmseg are imported only inside their cells.
 """
 from __future__ import annotations
 
@@ -19,35 +20,28 @@ def _check(code: int, tool: str, work: Path) -> dict:
     return json.loads(f.read_text())
 
 
-def _finite(v) -> float:
-    """detectron2 reports AP as NaN when nothing is scored: counted as 0.0."""
-    v = float("nan") if v is None else float(v)
-    return 0.0 if math.isnan(v) else round(v, 2)
-
-
-def _device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def run_data(args, root: Path) -> dict:
     from transfer.studies.scenes import make_scenes
     t0 = time.time()
-    res = make_scenes(root, args.num_train, args.num_val, args.size, seed=0, items_dir=args.items)
+    classes = tuple(int(c) for c in args.classes.split(",")) if args.classes and not args.items else None
+    res = make_scenes(root, args.num_train, args.num_val, args.size, seed=0, items_dir=args.items, classes=classes,
+                      num_unlabelled=args.num_unlabelled)
     return {"data": res, "wall_s": round(time.time() - t0, 1)}
 
 
 # ------------------------------------------------------------------------------------------------- the arms
 def in_domain_overrides(args, seed: int) -> dict:
-    """The study's pretraining recipe on the train scenes at the transfer resolution and patch, `--pretrain-steps`
-    at `--pretrain-batch`."""
-    steps_per_epoch = max(1, args.num_train // args.pretrain_batch)
+    """The study's pretraining recipe at the transfer resolution and patch, `--pretrain-steps` at `--pretrain-batch`,
+    on the labelled train scenes' images, or with `--num-unlabelled` N on N more train scenes (no labels)."""
+    images = args.num_unlabelled or args.num_train
+    data_dir = Path(args.output_dir) / "data" / ("unlabelled" if args.num_unlabelled else "coco/train")
+    steps_per_epoch = max(1, images // args.pretrain_batch)
     epochs = math.ceil(args.pretrain_steps / steps_per_epoch)
     over = {"model.img_size": args.size, "model.patch_size": args.patch_size, "train.batch_size": args.pretrain_batch,
             "train.epochs": epochs, "train.max_steps": args.pretrain_steps, "train.seed": seed,
             "optim.warmup_epochs": max(epochs * 0.05, 1 / steps_per_epoch), "train.precision": args.precision,
             "train.vis_every_steps": max(1, args.pretrain_steps // 2),
-            "data.path": str(Path(args.output_dir) / "data" / "coco" / "train")}
+            "data.path": str(data_dir)}
     if args.pretrain_blr:
         over["optim.base_lr"] = args.pretrain_blr
     return over
@@ -83,8 +77,8 @@ def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
             got = pretrain(cfg, work)
             res = {"checkpoint": got["checkpoint"], "steps": got["step"], "batch": cfg.train.batch_size,
                    "final_loss": got.get("final_loss")}
-        return {**res, "source_checkpoint": res["checkpoint"], "checkpoint": to_study_grid(args, res["checkpoint"], work),
-                "wall_s": round(time.time() - t0, 1)}
+        return {**res, "source_checkpoint": res["checkpoint"],
+                "checkpoint": to_study_grid(args, res["checkpoint"], work), "wall_s": round(time.time() - t0, 1)}
     cfg = load_config(args.pretrain_config, in_domain_overrides(args, seed))
     res = pretrain(cfg, work)
     return {"checkpoint": res["checkpoint"], "steps": res["step"], "batch": cfg.train.batch_size,
@@ -94,49 +88,19 @@ def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
 
 # ---------------------------------------------------------------------------------------------- transfers
 def run_coco(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:
-    from transfer.detectron2 import compat
-    compat.apply()
-    from detectron2.config import LazyConfig
-
-    from transfer.detectron2.cli import main
-    cfg = LazyConfig.load(args.coco_config)
-    lr, batch = float(cfg.optimizer.lr) * lr_scale, int(cfg.dataloader.train.total_batch_size)
-    iters = args.coco_iters
-    if iters < 3:
-        raise ValueError(f"--coco-iters must be >= 3 (the schedule drops the lr at 80%), got {iters}")
-    argv = ["--config", args.coco_config, "--data-path", str(Path(args.output_dir) / "data" / "coco"),
-            "--output-dir", str(work), f"train.max_iter={iters}", f"train.seed={seed}", f"optimizer.lr={lr}",
-            f"train.device={_device()}", f"lr_multiplier.warmup_iters={max(1, min(30, iters // 10))}",
-            f"train.checkpointer.period={max(1, min(iters, 50))}"]
-    argv += ["--pretrained", pre["checkpoint"]]   # scratch: the seeded random init of the same ViT
-    t0 = time.time()
-    m = _check(main(argv), "train_coco", work)
-    return {"metrics": {"bbox_AP": _finite(m.get("bbox", {}).get("AP")),
-                        "segm_AP": _finite(m.get("segm", {}).get("AP"))},
-            "lr": lr, "steps": iters, "batch": batch, "wall_s": round(time.time() - t0, 1)}
+    from transfer.studies.transfers import coco_files, coco_transfer
+    files = coco_files(Path(args.output_dir) / "data" / "coco")
+    # scratch: pre["checkpoint"] is the seeded random init of the same ViT
+    r = coco_transfer(args.coco_config, files, work, pre["checkpoint"], args.coco_iters, seed, lr_scale)
+    return {"metrics": {"bbox_AP": r["bbox_AP"], "segm_AP": r["segm_AP"]},
+            **{k: r[k] for k in ("lr", "steps", "batch", "wall_s")}}
 
 
 def run_ade(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:
-    from mmengine.config import Config
-
-    from transfer.mmseg.train import AdeJob, run
-    base = Config.fromfile(args.ade_config)
-    lr, batch, iters = float(base.optim_wrapper.optimizer.lr) * lr_scale, int(base.train_dataloader.batch_size), \
-        args.ade_iters
-    if iters < 2:
-        raise ValueError(f"--ade-iters must be >= 2 (warm-up, then the poly schedule), got {iters}")
-    warm = max(1, min(10, iters // 2))
-    schedule = {"param_scheduler.0.end": warm, "param_scheduler.1.begin": warm, "param_scheduler.1.end": iters,
-                "train_cfg.max_iters": iters, "train_cfg.val_interval": iters,
-                "default_hooks.checkpoint.interval": max(1, min(iters, 100)), "optim_wrapper.optimizer.lr": lr}
-    job = AdeJob(config=args.ade_config, data_path=str(Path(args.output_dir) / "data" / "ade"),
-                 output_dir=str(work), num_classes=len(data["data"]["classes"]), seed=seed,
-                 pretrained=pre["checkpoint"],   # scratch: the seeded random init of the same ViT
-                 overrides=schedule)
-    t0 = time.time()
-    m = run(job)
-    return {"metrics": {"mIoU": _finite(m["mIoU"])}, "lr": lr, "steps": iters, "batch": batch,
-            "wall_s": round(time.time() - t0, 1)}
+    from transfer.studies.transfers import ade_transfer
+    r = ade_transfer(args.ade_config, str(Path(args.output_dir) / "data" / "ade"), len(data["data"]["classes"]),
+                     work, pre["checkpoint"], args.ade_iters, seed, lr_scale)
+    return {"metrics": {"mIoU": r["mIoU"]}, **{k: r[k] for k in ("lr", "steps", "batch", "wall_s")}}
 
 
 def run_cls(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:

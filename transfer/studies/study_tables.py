@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from mae_core.engine.metrics_log import run_context
@@ -30,6 +31,14 @@ def pick_lr(task: str, runs: dict[str, dict]) -> str:
     return max(LRS, key=lambda lr: (score(task, runs[lr]["metrics"]), lr == "recipe"))
 
 
+def portable(value):
+    """An absolute path inside the working directory -> relative to it (result files name no machine's folders)."""
+    if isinstance(value, str) and os.path.isabs(value):
+        rel = os.path.relpath(value)
+        return value if rel.startswith("..") else rel
+    return value
+
+
 def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args: dict) -> dict:
     """-> {"cells": one entry per figure, "lr_runs", "summary", "differences", "budget", "state", "args"}."""
     figures, lr_runs, budget = [], [], []
@@ -37,7 +46,8 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
         r = read_result(out, name)
         if r is not None:
             budget.append({"cell": name, "steps": r.get("steps"), "batch": r.get("batch"),
-                           "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg")})
+                           "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg"),
+                           **{k: r[k] for k in ("final_loss", "note") if r.get(k) is not None}})
     chosen: dict[tuple[str, str, int], dict] = {}
     for name, s in spec.items():
         if s["kind"] not in METRICS:
@@ -76,7 +86,7 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
             for entry in ms.values():
                 entry.update({k: v for k, v in mean_std(list(entry["per_seed"].values())).items() if k != "values"})
     return {"cells": figures, "lr_runs": lr_runs, "summary": summary, "differences": diffs, "budget": budget,
-            "state": state, "args": {k: v for k, v in args.items() if k != "run_cell"},
+            "state": state, "args": {k: portable(v) for k, v in args.items() if k != "run_cell"},
             "machine": run_context()}
 
 
@@ -104,9 +114,10 @@ def markdown(res: dict) -> str:
     parts.append(markdown_table(lcols, lrows, label="task", label_header="task",
                                 title="## learning rate choice (seed 0; kept for the other seeds)"))
     bcols = [{"key": k, "name": n} for k, n in (("steps", "steps"), ("batch", "batch"), ("wall_s", "wall s"),
-                                                ("load", "load avg mean / max"))]
+                                                ("load", "load avg mean / max"), ("loss", "final loss"))]
     brows = [{**{k: _v(b[k]) for k in ("cell", "steps", "batch", "wall_s")},
-              "load": f"{_v((b['load_avg'] or {}).get('mean'))} / {_v((b['load_avg'] or {}).get('max'))}"}
+              "load": f"{_v((b['load_avg'] or {}).get('mean'))} / {_v((b['load_avg'] or {}).get('max'))}",
+              "loss": "-" if b.get("final_loss") is None else f"{b['final_loss']:.3f}"}
              for b in res["budget"]]
     parts.append(markdown_table(bcols, brows, label="cell", label_header="cell", title="## budget of every cell"))
     return "\n".join(parts)

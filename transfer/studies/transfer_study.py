@@ -3,13 +3,14 @@
 For every seed, three arms give the same ViT (the demo's encoder size, 192 x 6, at ``--patch-size`` 8) its starting
 weights: ``mae_in_domain`` (pretrained as an MAE on the train scenes' images at the transfer resolution,
 configs/pretrain/transfer_study.py), ``mae_demo`` (the demo recipe on 28 px Fashion-MNIST items, patch 4: its patch
-embedding and position table are resampled to the study's patch and grid) and ``scratch`` (random init). Each arm is transferred with the same recipes: ViTDet Mask R-CNN (detectron2), UperNet
-(mmseg) and fine-tuning on the item crops. Fair learning rates: on the first seed every (task, arm) runs at the
-recipe's lr and at ``--lr-factor`` times it; the better one (mean of the task's metrics) is kept for the other seeds.
+embedding and position table are resampled to the study's patch and grid) and ``scratch`` (random init). Each arm is
+transferred with the same recipes: ViTDet Mask R-CNN (detectron2), UperNet (mmseg) and fine-tuning on the item
+crops. Fair learning rates: on the first seed every (task, arm) runs at the recipe's lr and at ``--lr-factor`` times
+it; the better one (mean of the task's metrics) is kept for the other seeds.
 
-Every piece of work is a cell of :mod:`transfer.studies.cells` (``OUT/cells/<name>/``): a rerun skips finished
-cells and an unfinished one resumes from its checkpoints. Output: ``OUT/transfer_study.json`` (``cells``: one entry
-per measured figure; ``lr_runs``: both first-seed runs and the choice; ``budget``: steps, batch, wall time and load
+Every piece of work is a cell of :mod:`transfer.studies.cells` (``OUT/cells/<name>/``): a rerun skips finished cells
+and an unfinished one resumes from its checkpoints. Output: ``OUT/transfer_study.json`` (``cells``: one entry per
+measured figure; ``lr_runs``: both first-seed runs and the choice; ``budget``: steps, batch, wall time and load
 average of every cell) and ``OUT/transfer_study.md``.
 """
 from __future__ import annotations
@@ -35,11 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="runs/transfer_study")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (the lr choice is made on seed 0)")
     p.add_argument("--items", help="your items: DIR/train/<class>/* and DIR/val/<class>/* (default: Fashion-MNIST)")
+    p.add_argument("--classes", default="", help="Fashion-MNIST labels to compose from, e.g. 0,1,7,8 (default: all)")
     p.add_argument("--size", type=int, default=128, help="scene side = transfer resolution (px)")
     p.add_argument("--patch-size", type=int, default=8,
                    help="the study's ViT patch (the demo checkpoint's patch 4 is resampled to it)")
     p.add_argument("--num-train", type=int, default=300, help="labelled train scenes (the transfers train on them)")
     p.add_argument("--num-val", type=int, default=100, help="val scenes")
+    p.add_argument("--num-unlabelled", type=int, default=0,
+                   help="pretrain the in-domain MAE on this many more train scenes, without labels, instead of the "
+                        "labelled ones (items of the train split only)")
     p.add_argument("--arms", default=",".join(ARMS))
     p.add_argument("--tasks", default=",".join(TASKS))
     p.add_argument("--pretrain-steps", type=int, default=600, help="in-domain MAE steps")
@@ -60,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ade-config", default=str(shipped_config("ade20k/transfer_study.py")))
     p.add_argument("--ft-config", default=str(shipped_config("classification/transfer_study.py")))
     p.add_argument("--publish", help="also write transfer_study.json / .md here (e.g. docs/results), without cells/")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: write the result files from the cells finished so far (a study run in parts)")
     p.add_argument("--run-cell", help=argparse.SUPPRESS)
     return p
 
@@ -142,13 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     if started is None:
         return 0
     argv, args, out = started
-    state = schedule(args, argv)
+    if args.report_only:
+        state = {name: "done" if cells_lib.read_result(out, name) is not None else "not run" for name in cells(args)}
+    else:
+        state = schedule(args, argv)
     results = build_results(out, cells(args), state, vars(args))
     write_outputs(out, results, markdown(results))
     if args.publish:
         Path(args.publish).mkdir(parents=True, exist_ok=True)
         write_outputs(Path(args.publish), results, markdown(results), echo=False)
-    failed = sorted(k for k, v in state.items() if v in ("failed", "blocked"))
+    failed = sorted(k for k, v in state.items() if v in ("failed", "blocked", "not run"))
     if failed:
         logger.error("cells not finished: %s (see %s/cells/<cell>/log.txt)", ", ".join(failed), out)
         return 1
