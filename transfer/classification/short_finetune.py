@@ -23,18 +23,20 @@ def short_finetune_config(img_size: int, mean, std, steps: int = 100, batch_size
                           layer_decay: float = 0.75, test_per_class: int = 200, num_classes: int = 10,
                           dataset: str = "fashion_mnist", seed: int = 0, crop_min_scale: float = 0.35,
                           overrides: list[str] | None = None) -> ClassificationConfig:
-    """The short recipe as a ClassificationConfig (``overrides``: further ``key=value`` settings)."""
+    """The short recipe as a ClassificationConfig (typed settings; ``overrides``: further ``key=value`` settings
+    from a command line)."""
     cfg = ClassificationConfig()
     train_per_class = math.ceil(steps * batch_size / num_classes)
-    cfg = apply_overrides(cfg, [
-        f"data.dataset={dataset}", f"data.num_classes={num_classes}", f"data.input_size={img_size}",
-        f"data.mean={tuple(mean)}", f"data.std={tuple(std)}", "data.crop_pct=1.0",
-        f"data.scale=({crop_min_scale}, 1.0)", "data.auto_augment=", "data.reprob=0.0",
-        f"data.train_limit={train_per_class}", f"data.val_limit={test_per_class}", "data.num_workers=0",
-        "model.drop_path=0.0", "model.replace_head=true", "finetune.epochs=1",
-        f"finetune.batch_size={batch_size}", f"finetune.blr={base_lr}", f"finetune.layer_decay={layer_decay}",
-        "finetune.warmup_epochs=0.1", "finetune.min_lr=0.0", "finetune.mixup=0.0", "finetune.cutmix=0.0",
-        "finetune.smoothing=0.1", f"finetune.seed={seed}", *(overrides or [])])
+    cfg = apply_overrides(cfg, {
+        "data.dataset": dataset, "data.num_classes": num_classes, "data.input_size": img_size,
+        "data.mean": tuple(mean), "data.std": tuple(std), "data.crop_pct": 1.0, "data.scale": (crop_min_scale, 1.0),
+        "data.auto_augment": "", "data.reprob": 0.0, "data.train_limit": train_per_class,
+        "data.val_limit": test_per_class, "data.num_workers": 0, "model.drop_path": 0.0, "model.replace_head": True,
+        "finetune.epochs": 1, "finetune.batch_size": batch_size, "finetune.blr": base_lr,
+        "finetune.layer_decay": layer_decay, "finetune.warmup_epochs": 0.1, "finetune.min_lr": 0.0,
+        "finetune.mixup": 0.0, "finetune.cutmix": 0.0, "finetune.smoothing": 0.1, "finetune.seed": seed})
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
     cfg.validate()
     return cfg
 

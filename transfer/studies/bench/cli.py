@@ -45,10 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{r['model']} batch {r['batch']} {r['precision']} on {r['device']}: ours {r['ours_ips']} img/s "
           f"({r['ours_gflops']} GFLOP/s, peak {r['ours_peak_mb']} MB) | baseline {r['baseline_ips']} img/s "
           f"({r['baseline_gflops']} GFLOP/s, peak {r['baseline_peak_mb']} MB) | ratio {r['ratio']}")
-    if args.output:
-        atomic_write_json(r, args.output)
-    print(json.dumps(r))
+    _write(r, args.output)
     return 0
+
+
+def _write(r: dict, output: str) -> None:
+    """Prints the result and writes it (with where and when it was measured: commit, CPU, load) to `output`."""
+    from mae_core.engine.metrics_log import run_context
+    r = {**r, "machine": run_context()}
+    if output:
+        atomic_write_json(r, output)
+    print(json.dumps(r))
 
 
 def data_main(args: argparse.Namespace) -> int:
@@ -59,7 +66,5 @@ def data_main(args: argparse.Namespace) -> int:
     print(f"decode + RandomResizedCrop {r['size']} + flip, {r['width']}x{r['height']} JPEGs, one core: ours "
           f"{r['ours_ips']} img/s | torchvision ImageFolder {r['baseline_ips']} img/s | ratio {r['ratio']} | cores "
           f"for {r['target_ips']:.0f} img/s: ours {r['cores_needed_ours']}, baseline {r['cores_needed_baseline']}")
-    if args.output:
-        atomic_write_json(r, args.output)
-    print(json.dumps(r))
+    _write(r, args.output)
     return 0
