@@ -43,28 +43,27 @@ def _resume(args: argparse.Namespace) -> bool:
     return bool(args.resume)
 
 
+def _run(argv: list[str] | None, description: str, runner) -> int:
+    """The common body of the fine-tuning and probing tools: parse, log, load the config, run, print the metrics."""
+    args = build_parser(description).parse_args(argv)
+    setup_logging()
+    metrics = runner(load(args), args.data_path, args.output_dir, args.pretrained, _resume(args), args.eval_only)
+    print(json.dumps(metrics, default=str))
+    return 0
+
+
 @tool_main
 def finetune_main(argv: list[str] | None = None) -> int:
     """Full or partial (finetune.trainable_blocks=k) fine-tuning; DDP under torchrun."""
     from .finetune import run_finetune
-    args = build_parser("fine-tune a pretrained ViT for classification").parse_args(argv)
-    setup_logging()
-    cfg = load(args)
-    metrics = run_finetune(cfg, args.data_path, args.output_dir, args.pretrained, _resume(args), args.eval_only)
-    print(json.dumps(metrics, default=str))
-    return 0
+    return _run(argv, "fine-tune a pretrained ViT for classification", run_finetune)
 
 
 @tool_main
 def linprobe_main(argv: list[str] | None = None) -> int:
     """Linear probing of a frozen encoder: linprobe.mode=full (paper), fast (cached features) or knn."""
     from .linprobe import run_linprobe
-    args = build_parser("linear probe of a frozen pretrained ViT").parse_args(argv)
-    setup_logging()
-    cfg = load(args)
-    metrics = run_linprobe(cfg, args.data_path, args.output_dir, args.pretrained, _resume(args), args.eval_only)
-    print(json.dumps(metrics, default=str))
-    return 0
+    return _run(argv, "linear probe of a frozen pretrained ViT", run_linprobe)
 
 
 @tool_main

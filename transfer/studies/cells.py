@@ -155,3 +155,12 @@ def study_start(argv: list[str] | None, parser, run_cell: Callable) -> tuple[lis
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     return argv, args, out
+
+
+def unfinished(state: dict[str, str], out: Path) -> int:
+    """The exit code of a study: 1 (naming the cells) when a cell failed, was blocked or did not run, else 0."""
+    left = sorted(k for k, v in state.items() if v in ("failed", "blocked", "not run"))
+    if left:
+        logger.error("cells not finished: %s (see %s/cells/<cell>/log.txt)", ", ".join(left), out)
+        return 1
+    return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
@@ -23,7 +22,6 @@ from transfer.studies import cells as cells_lib
 from transfer.studies import tables
 from transfer.studies.cells import study_start, write_atomic
 
-logger = logging.getLogger(__name__)
 
 # (key, the paper's row label, ablation row config of Table 1(d))
 TARGETS = (("pixel", "pixel (w/o norm)", "d1_pixel"),
@@ -253,12 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     table = build_table(args)
     table["cells"] = state
     write_outputs(out, table, markdown(table))
-    failed = [k for k, v in state.items() if v in ("failed", "blocked")]
-    if failed:
-        logger.error("cells not finished: %s (see OUT/cells/<cell>/log.txt)", ", ".join(failed))
-        return 1
-    return 0
-
+    return cells_lib.unfinished(state, out)
 
 def write_outputs(out: Path, table: dict, md: str) -> None:
     """OUT/table7.json and OUT/table7.md (both atomically); the Markdown is printed."""

@@ -16,7 +16,6 @@ average of every cell) and ``OUT/transfer_study.md``.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -24,8 +23,6 @@ from mae_core.config import shipped_config
 from transfer.studies import cells as cells_lib
 from transfer.studies.cells import study_start
 from transfer.studies.study_tables import ARMS, LRS, METRICS, build_results, markdown, pick_lr, write_outputs
-
-logger = logging.getLogger(__name__)
 
 TASKS = tuple(METRICS)
 
@@ -158,12 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.publish:
         Path(args.publish).mkdir(parents=True, exist_ok=True)
         write_outputs(Path(args.publish), results, markdown(results), echo=False)
-    failed = sorted(k for k, v in state.items() if v in ("failed", "blocked", "not run"))
-    if failed:
-        logger.error("cells not finished: %s (see %s/cells/<cell>/log.txt)", ", ".join(failed), out)
-        return 1
-    return 0
-
+    return cells_lib.unfinished(state, out)
 
 if __name__ == "__main__":
     sys.exit(main())
