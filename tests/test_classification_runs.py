@@ -128,6 +128,7 @@ def test_linprobe_modes_write_metrics(tmp_path, data, mae_ckpt):
         assert m["top1"] == pytest.approx(100.0 * cm.trace().item() / cm.sum().item())     # what the matrix says
         assert m["mean_per_class"] == pytest.approx(sum(m["per_class"]) / len(m["per_class"]))
         assert saved["num_samples"] == 40 and len(saved["per_class"]) == 10
+        assert {"commit", "cpu", "loadavg"} <= set(saved["machine"])             # where it was measured
     fast = json.loads((tmp_path / "fast" / "metrics.json").read_text())
     assert set(fast["heldout_top1_by_blr"]) == {"3", "10", "30", "100", "300"}
     assert round(fast["blr"], 6) in (3, 10, 30, 100, 300)

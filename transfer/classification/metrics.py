@@ -37,7 +37,8 @@ def summarize(confusion: torch.Tensor, top5_correct: int, loss_sum: float) -> di
 
 def save_metrics(out_dir: str | os.PathLike, metrics: dict, confusion: torch.Tensor | None = None,
                  classes: list[str] | None = None, name: str = "metrics") -> Path:
-    """Writes ``{name}.json`` (+ ``confusion.npy`` and ``confusion.csv`` with class names as header)."""
+    """Writes ``{name}.json`` with where it was measured (``machine``: commit, CPU, load) (+ ``confusion.npy`` and
+    ``confusion.csv`` with class names as header)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if confusion is not None:
@@ -48,4 +49,5 @@ def save_metrics(out_dir: str | os.PathLike, metrics: dict, confusion: torch.Ten
             f.write("true\\pred," + ",".join(n.replace(",", " ") for n in names) + "\n")
             for name_, row in zip(names, cm):
                 f.write(name_.replace(",", " ") + "," + ",".join(map(str, row)) + "\n")
-    return atomic_write_json(metrics, out / f"{name}.json")
+    from mae_core.engine.metrics_log import run_context
+    return atomic_write_json({**metrics, "machine": run_context()}, out / f"{name}.json")
