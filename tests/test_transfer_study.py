@@ -182,6 +182,10 @@ def test_real_cells_at_a_micro_budget(tmp_path):
     assert {(c["task"], c["metric"]) for c in res["cells"]} == {
         ("coco", "bbox_AP"), ("coco", "segm_AP"), ("ade20k", "mIoU"), ("classification", "top1")}
     assert {c["arm"] for c in res["cells"]} == {"mae_demo"} and len(res["lr_runs"]) == 3
+    n = json.loads((out / "cells" / "data" / "result.json").read_text())["data"]["counts"]["train"]["crops"]
+    cls = json.loads((out / "cells" / "classification_mae_demo_s0_recipe" / "result.json").read_text())
+    batch = min(8, n)
+    assert cls["steps"] == max(1, round(2 * batch / n)) * (n // batch)      # the steps taken (last batch dropped)
     demo = json.loads((out / "cells" / "pretrain_mae_demo_s0" / "result.json").read_text())
     manifest = json.loads(Path(demo["checkpoint"] + ".json").read_text())["manifest"]
     assert manifest["encoder"]["patch_size"] == 8 and manifest["encoder"]["img_size"] == [64, 64]

@@ -2,8 +2,8 @@
 
 Each transfer runs into the cell's folder, so that a rerun resumes it: detection and segmentation through the shared
 transfers of :mod:`transfer.studies.transfers` (the library entry points of ``tools/train_coco.py`` and
-``tools/train_ade20k.py``), classification through ``tools/finetune.py``'s ``main(argv)``, its figures read back
-from the tool's ``metrics.json``. detectron2 and mmseg are imported only inside their cells.
+``tools/train_ade20k.py``), classification through ``tools/finetune.py``'s ``run_finetune``, its figures read back
+from the run's ``metrics.json``. detectron2 and mmseg are imported only inside their cells.
 """
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ import json
 import math
 import time
 from pathlib import Path
-
-
-def _check(code: int, tool: str, work: Path) -> dict:
-    f = work / "metrics.json"
-    if code != 0 or not f.exists():
-        raise RuntimeError(f"{tool} failed (exit {code}); its output is in {work} and the cell's log.txt")
-    return json.loads(f.read_text())
 
 
 def run_data(args, root: Path) -> dict:
@@ -104,25 +97,26 @@ def run_ade(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, d
 
 
 def run_cls(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:
-    """Fine-tuning on the item crops (OUT/data/folders) with the study's recipe, about `--ft-steps` steps."""
+    """Fine-tuning on the item crops (OUT/data/folders) with the study's recipe, about `--ft-steps` steps (whole
+    epochs); the steps reported are those the run took (its metrics.json)."""
     from mae_core.config import load_config
-    from transfer.classification.cli import finetune_main
+    from transfer.classification.finetune import run_finetune
     n_train = data["data"]["counts"]["train"]["crops"]
     batch = min(args.ft_batch, n_train)
     epochs = max(1, round(args.ft_steps * batch / n_train))
-    base = load_config(args.ft_config)
-    blr = base.finetune.blr * lr_scale
-    argv = ["--config", args.ft_config, "--data-path", str(Path(args.output_dir) / "data" / "folders"),
-            "--output-dir", str(work), "data.dataset=folder", f"data.num_classes={len(data['data']['classes'])}",
-            f"finetune.epochs={epochs}", f"finetune.batch_size={batch}", f"finetune.blr={blr}",
-            f"finetune.seed={seed}", f"finetune.warmup_epochs={min(1, epochs * 0.1)}"]
+    blr = load_config(args.ft_config).finetune.blr * lr_scale
+    over = {"data.dataset": "folder", "data.num_classes": len(data["data"]["classes"]), "finetune.epochs": epochs,
+            "finetune.batch_size": batch, "finetune.blr": blr, "finetune.seed": seed,
+            "finetune.warmup_epochs": min(1.0, epochs * 0.1)}
     if args.ft_size:
-        argv.append(f"data.input_size={args.ft_size}")
-    argv += ["--pretrained", pre["checkpoint"]]   # scratch: the seeded random init of the same ViT
+        over["data.input_size"] = args.ft_size
     t0 = time.time()
-    m = _check(finetune_main(argv), "finetune", work)
-    return {"metrics": {"top1": round(float(m["top1"]), 2)}, "lr": blr * batch / 256,
-            "steps": epochs * math.ceil(n_train / batch), "batch": batch, "wall_s": round(time.time() - t0, 1)}
+    # scratch: pre["checkpoint"] is the seeded random init of the same ViT
+    run_finetune(load_config(args.ft_config, over), str(Path(args.output_dir) / "data" / "folders"), str(work),
+                 pre["checkpoint"])
+    m = json.loads((work / "metrics.json").read_text())
+    return {"metrics": {"top1": round(float(m["top1"]), 2)}, "lr": blr * batch / 256, "steps": m["step"],
+            "batch": batch, "wall_s": round(time.time() - t0, 1)}
 
 
 RUNNERS = {"data": run_data, "pretrain": run_pretrain, "coco": run_coco, "ade20k": run_ade, "classification": run_cls}
