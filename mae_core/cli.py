@@ -18,9 +18,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from mae_core.checkpoint.io import CheckpointMismatchError
-from mae_core.data.datasets import DataError
-from mae_core.overrides import ConfigError, split_overrides
+from mae_core.errors import CheckpointMismatchError, ConfigError, DataError
+from mae_core.overrides import split_overrides
 
 TOOL_ERRORS: tuple[type[BaseException], ...] = (ConfigError, DataError, CheckpointMismatchError, FileNotFoundError)
 EXIT_ERROR = 2
@@ -117,13 +116,13 @@ def pretrain_main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     setup_logging()
     from mae_core.config import load_config
-    from mae_core.engine.trainer import pretrain
     overrides = parse_overrides(args.overrides)
     if args.data_path:
         overrides["data.path"] = args.data_path
     if args.eval_only:
         raise ConfigError("--eval-only has no meaning for pretraining; use tools/linprobe.py or tools/finetune.py")
-    cfg = load_config(args.config, overrides)
+    cfg = load_config(args.config, overrides)          # a bad key or value stops here, before torch is imported
+    from mae_core.engine.trainer import pretrain
     metrics = pretrain(cfg, args.output_dir, resume=args.resume)
     print(json.dumps(metrics, default=str))
     return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from mae_core.checkpoint.io import atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.cli import setup_logging
 from mae_core.config import ConfigError, apply_overrides, load_config, shipped_config
 

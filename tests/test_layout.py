@@ -82,6 +82,23 @@ def test_public_api():
         assert hasattr(mae_core, name), name
     model = mae_core.mae_vit_base_patch16(norm_pix_loss=True)
     assert isinstance(model, mae_core.MaskedAutoencoder) and model.embed_dim == 768
+    import mae_core.checkpoint
+    import mae_core.engine
+    for pkg in (mae_core, mae_core.checkpoint, mae_core.engine):     # the lazy names are the listed ones, all resolve
+        assert set(pkg.__all__) - {"__version__"} == set(pkg._EXPORTS) and set(pkg.__all__) <= set(dir(pkg))
+        assert all(getattr(pkg, n) is not None for n in pkg.__all__)
+
+
+def test_light_modules_import_without_torch():
+    """A study's scheduler, its fake or finished cells, the config checks of the tools and the atomic writers import
+    without torch (the model stack costs ~5 s per process): the package names are resolved on first use."""
+    import subprocess
+    import sys
+    code = ("import sys; import mae_core, mae_core.config, mae_core.cli, mae_core.errors, mae_core.checkpoint.atomic, "
+            "transfer.studies.transfer_study, transfer.studies.cells; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'timm', 'torchvision')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
 
 
 def test_every_package_is_installed_and_configs_ship():

@@ -14,7 +14,7 @@ from torchvision import transforms as T
 
 from mae_core.config import load_config
 from mae_core.data.datasets import DataError, read_fashion_mnist
-from mae_core.data.decode import FastRandomResizedCrop, first_readable
+from mae_core.data.decode import READ_ERRORS, FastRandomResizedCrop, first_readable
 from mae_core.data.shard_writer import main as make_shards_main
 from mae_core.data.shard_writer import write_shards
 from mae_core.data.shards import ShardDataset, expand_braces, resolve_shards, resume_plan
@@ -144,6 +144,54 @@ def test_fast_decode_matches_torchvision_crop_and_flip():
             ours = fast(data)
             assert ours.shape == ref.shape == (3, 64, 64)
             assert (ours - ref).abs().mean() < tol, (draft, seed, (ours - ref).abs().mean())
+
+
+@pytest.mark.parametrize("fmt,mode,tol", [("PNG", "RGB", 1e-3), ("WEBP", "RGB", 1e-3), ("BMP", "RGB", 1e-3),
+                                          ("JPEG", "L", 0.05)])
+def test_fast_decode_other_formats_and_grey(fmt, mode, tol):
+    """Formats torchvision decodes (PNG, WebP) and those only Pillow does (BMP) give torchvision's crop; a JPEG read
+    as grey (libjpeg's luma, Pillow's conversion in the reference) is within a couple of grey levels."""
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(_jpeg())).save(buf, format=fmt)
+    data = buf.getvalue()
+    c = 3 if mode == "RGB" else 1
+    ref_tf = T.Compose([T.RandomResizedCrop(48, scale=(0.2, 1.0), interpolation=T.InterpolationMode.BICUBIC),
+                        T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize((0.5,) * c, (0.25,) * c)])
+    fast = FastRandomResizedCrop(48, (0.2, 1.0), mean=(0.5,) * c, std=(0.25,) * c, mode=mode)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        ref = ref_tf(Image.open(io.BytesIO(data)).convert(mode))
+        torch.manual_seed(seed)
+        ours = fast(data)
+        assert ours.shape == ref.shape == (c, 48, 48) and ours.is_contiguous()
+        assert (ours - ref).abs().mean() < tol, (fmt, seed, (ours - ref).abs().mean())
+
+
+def test_fast_decode_without_torchvision_decoders_uses_pillow(monkeypatch):
+    """Where torchvision's image decoders are gone (deprecated in 0.29), Pillow decodes and only its crop is
+    resized: the same pixels as torchvision's transforms."""
+    from mae_core.data import decode
+    monkeypatch.setattr(decode, "decode_image", None)
+    data = _jpeg()
+    ref_tf = T.Compose([T.RandomResizedCrop(40, scale=(0.2, 1.0), interpolation=T.InterpolationMode.BICUBIC),
+                        T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize((0.5,) * 3, (0.25,) * 3)])
+    fast = FastRandomResizedCrop(40, (0.2, 1.0), mean=(0.5,) * 3, std=(0.25,) * 3, draft=False)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        ref = ref_tf(Image.open(io.BytesIO(data)).convert("RGB"))
+        torch.manual_seed(seed)
+        assert (fast(data) - ref).abs().mean() < 1e-3
+
+
+def test_fast_decode_of_damaged_bytes_raises_a_read_error():
+    """What the shard reader counts as a corrupt sample: Pillow's OSError, whichever decoder saw the bytes first."""
+    data = _jpeg()
+    fast = FastRandomResizedCrop(32)
+    for cut in (len(data) // 2, 600, 40):
+        with pytest.raises(READ_ERRORS):
+            fast(data[:cut])
+    with pytest.raises(ValueError, match="mode"):
+        FastRandomResizedCrop(32, mode="CMYK")
 
 
 def test_make_shards_tool_keeps_folder_labels(fashion_folder, tmp_path):

@@ -67,6 +67,12 @@ def test_cells_and_dependencies(tmp_path):
     assert names.index("classification_scratch_s0_large") < names.index("pretrain_mae_in_domain_s1")
     with pytest.raises(SystemExit, match="--arms.*'mae'"):
         ts.cells(_args(tmp_path, "--arms", "mae"))
+    # --lrs recipe: no lr choice, the first seed runs once per (task, arm) and the later seeds depend on that run
+    one = ts.cells(_args(tmp_path, "--lrs", "recipe"))
+    assert len(one) == 1 + 9 + 9 + 18 and "coco_scratch_s0_large" not in one
+    assert one["ade20k_mae_demo_s2"]["deps"] == ("pretrain_mae_demo_s2", "ade20k_mae_demo_s0_recipe")
+    with pytest.raises(SystemExit, match="--lrs.*'best'"):
+        ts.cells(_args(tmp_path, "--lrs", "best"))
 
 
 def _write(out, name, task, arm, seed, lr, value):
@@ -166,15 +172,16 @@ def test_failed_pretraining_blocks_its_transfers(tmp_path):
 @pytest.mark.detectron2
 @pytest.mark.mmseg
 def test_real_cells_at_a_micro_budget(tmp_path):
-    """The real cells (scenes, the demo MAE resampled to the study's patch and grid, three transfers, both lrs) at a
-    micro budget, one seed, one arm; the other arms' starting points are checked by test_scratch_and_in_domain_arms."""
+    """The real cells (scenes, the demo MAE resampled to the study's patch and grid, three transfers at the recipe's
+    lr) at a micro budget, one seed, one arm; the other arms' starting points are checked by
+    test_scratch_and_in_domain_arms, the lr choice by the tests with fake cells."""
     pytest.importorskip("detectron2")
     pytest.importorskip("mmseg")
     out = tmp_path / "study"
     cmd = [sys.executable, str(REPO / "tools" / "transfer_study.py"), "--output-dir", str(out), "--seeds", "1",
            "--num-train", "8", "--num-val", "4", "--size", "64", "--pretrain-steps", "2", "--pretrain-batch", "4",
            "--demo-steps", "2", "--coco-iters", "3", "--ade-iters", "2", "--ft-steps", "2", "--ft-batch", "8",
-           "--ft-size", "32", "--arms", "mae_demo"]
+           "--ft-size", "32", "--arms", "mae_demo", "--lrs", "recipe"]
     r = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
                        timeout=1800, check=False)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -182,6 +189,7 @@ def test_real_cells_at_a_micro_budget(tmp_path):
     assert {(c["task"], c["metric"]) for c in res["cells"]} == {
         ("coco", "bbox_AP"), ("coco", "segm_AP"), ("ade20k", "mIoU"), ("classification", "top1")}
     assert {c["arm"] for c in res["cells"]} == {"mae_demo"} and len(res["lr_runs"]) == 3
+    assert all(list(r["runs"]) == ["recipe"] and r["chosen"] == "recipe" for r in res["lr_runs"])
     n = json.loads((out / "cells" / "data" / "result.json").read_text())["data"]["counts"]["train"]["crops"]
     cls = json.loads((out / "cells" / "classification_mae_demo_s0_recipe" / "result.json").read_text())
     batch = min(8, n)

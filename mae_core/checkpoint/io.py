@@ -2,24 +2,22 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from mae_core.errors import CheckpointMismatchError  # (raised here; importable from here as before)
+
+from .atomic import atomic_write
+
 logger = logging.getLogger(__name__)
 
 STATE_KEYS = ("model", "state_dict", "module", "model_ema")
-
-
-class CheckpointMismatchError(RuntimeError):
-    """Keys of a checkpoint do not fit a model; the message lists them."""
 
 
 @dataclass
@@ -126,50 +124,10 @@ def _grid_of(model: nn.Module, key: str) -> tuple[int, int]:
 
 
 def atomic_save(obj: dict, path: str | os.PathLike, keep_previous: str | os.PathLike | None = None) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename: a kill never leaves a broken file.
+    """torch.save through :func:`~mae_core.checkpoint.atomic.atomic_write`: a kill never leaves a broken file.
     ``keep_previous``: a path the existing file is first renamed to (atomically; e.g. checkpoint-prev.pth), so a
     good previous checkpoint always sits beside the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        if keep_previous is not None and path.exists():
-            os.replace(path, keep_previous)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
-    """Text to a temporary file in the same folder, fsync, then rename: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_json(obj: object, path: str | os.PathLike, indent: int | None = 2) -> Path:
-    """json.dumps written through :func:`atomic_write_text` (the JSON twin of ``atomic_save``).
-
-    Values JSON cannot hold (paths, numpy scalars, ...) are written as ``str``; returns the path written.
-    """
-    return atomic_write_text(json.dumps(obj, indent=indent, default=str), path)
+    atomic_write(path, lambda f: torch.save(obj, f), keep_previous=keep_previous)
 
 
 def package_versions() -> dict[str, str]:

@@ -16,16 +16,14 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from mae_core.errors import DataError  # (raised here; importable from here as before)
+
 logger = logging.getLogger(__name__)
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".gif")
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
 FASHION_MNIST_CLASSES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
                          "ankle boot")
-
-
-class DataError(ValueError):
-    """The data path or a file in it is not usable; the message names it."""
 
 
 # ------------------------------------------------------------------------------------------------ Fashion-MNIST

@@ -41,7 +41,7 @@ class MetricLog:
 
 def write_metrics(output_dir: str | Path, metrics: dict) -> Path:
     """Writes the final figures of a tool to `metrics.json` (atomically)."""
-    from mae_core.checkpoint.io import atomic_write_json
+    from mae_core.checkpoint.atomic import atomic_write_json
     return atomic_write_json(metrics, Path(output_dir) / "metrics.json")
 
 

@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import Any
 
-from mae_core.checkpoint.io import atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.cli import base_parser, parse_overrides, setup_logging, tool_main
 from mae_core.config import load_config
 

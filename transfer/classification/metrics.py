@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mae_core.checkpoint.io import atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
 
 
 def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> list[int]:

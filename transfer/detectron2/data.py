@@ -18,7 +18,7 @@ from pathlib import Path
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import load_coco_json
 
-from mae_core.checkpoint.io import atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.data.datasets import DataError
 
 logger = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.checkpoint.convert.patch_resample import measure_resample_error, resample_patch_embed
-from mae_core.checkpoint.io import atomic_write_json
 from mae_core.cli import setup_logging
 from mae_core.data.datasets import read_fashion_mnist
 from mae_core.engine.metrics_log import run_context

@@ -19,7 +19,7 @@ from detectron2.evaluation import COCOEvaluator, inference_on_dataset
 from detectron2.utils import comm
 from detectron2.utils.events import CommonMetricPrinter, JSONWriter, TensorboardXWriter
 
-from mae_core.checkpoint.io import atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.overrides import ConfigError, apply_tree_overrides
 
 from . import compat

@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from mmengine.hooks import Hook
 
-from mae_core.checkpoint.io import CheckpointMismatchError, atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
+from mae_core.checkpoint.io import CheckpointMismatchError
 from mae_core.overrides import ConfigError, apply_tree_overrides
 
 from . import ensure_mmcv_ops  # noqa: F401  (stand-in before mmseg)

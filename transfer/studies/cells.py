@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mae_core.checkpoint.io import atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +62,6 @@ def run_cell(out: Path, name: str, fn: Callable[[Path], dict]) -> dict:
     done = read_result(out, name)
     if done is not None:
         return done
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
-    if threads:
-        import torch
-        torch.set_num_threads(threads)
     sampler, t0 = LoadSampler(), time.time()
     try:
         result = {"cell": name, **fn(d / "work")}

@@ -27,8 +27,8 @@ def score(task: str, metrics: dict) -> float:
 
 
 def pick_lr(task: str, runs: dict[str, dict]) -> str:
-    """The better of the two runs {lr: result} by :func:`score`; a tie keeps the recipe's lr."""
-    return max(LRS, key=lambda lr: (score(task, runs[lr]["metrics"]), lr == "recipe"))
+    """The better of the runs {lr: result} by :func:`score`; a tie keeps the recipe's lr."""
+    return max(runs, key=lambda lr: (score(task, runs[lr]["metrics"]), lr == "recipe"))
 
 
 def portable(value):
@@ -53,14 +53,14 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
         if s["kind"] not in METRICS:
             continue
         task, arm, seed = s["kind"], s["arm"], s["seed"]
-        if s["lr"] == "recipe":   # first seed: both runs and the choice
-            runs = {lr: read_result(out, f"{task}_{arm}_s0_{lr}") for lr in LRS}
+        if s["lr"] is not None and s["lr"] == s["lrs"][0]:   # first seed: its runs and the choice
+            runs = {lr: read_result(out, f"{task}_{arm}_s0_{lr}") for lr in s["lrs"]}
             if any(v is None for v in runs.values()):
                 continue
             pick = pick_lr(task, runs)
             lr_runs.append({"task": task, "arm": arm, "seed": 0, "chosen": pick,
                             "runs": {lr: {k: runs[lr].get(k) for k in ("lr", "metrics", "steps", "batch", "wall_s")}
-                                     for lr in LRS}})
+                                     for lr in runs}})
             chosen[(task, arm, seed)] = {**runs[pick], "cell": f"{task}_{arm}_s0_{pick}"}
         elif s["lr"] is None and (r := read_result(out, name)) is not None:
             chosen[(task, arm, seed)] = r

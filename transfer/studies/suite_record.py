@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from mae_core.checkpoint.io import atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.engine.metrics_log import run_context
 
 SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|deselected|errors?|xfailed|xpassed)")

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from mae_core.checkpoint.io import atomic_write_json, atomic_write_text
+from mae_core.checkpoint.atomic import atomic_write_json, atomic_write_text
 
 
 def stat(values: Iterable[float | None], digits: int = 2) -> dict | None:

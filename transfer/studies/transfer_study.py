@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ft-batch", type=int, default=64)
     p.add_argument("--ft-size", type=int, help="classification input size (default: the config's)")
     p.add_argument("--lr-factor", type=float, default=3.0, help="the larger lr = recipe lr x this")
+    p.add_argument("--lrs", default=",".join(LRS),
+                   help="the lrs the first seed runs for each (task, arm), the better kept for the other seeds: "
+                        "recipe,large (default), or one of them (no choice: every seed runs at it)")
     p.add_argument("--precision", default="fp32", help="pretraining precision (auto | fp32 | bf16)")
     p.add_argument("--pretrain-config", default=str(shipped_config("pretrain/transfer_study.py")))
     p.add_argument("--coco-config", default=str(shipped_config("coco/transfer_study.py")))
@@ -78,10 +81,12 @@ def _list(value: str, known: tuple[str, ...], flag: str) -> list[str]:
 
 # ----------------------------------------------------------------------------------------------- the cells
 def cells(args) -> dict[str, dict]:
-    """{name: spec} in run order; spec: kind, arm, seed, task, lr ('recipe' | 'large' | None = chosen), deps."""
+    """{name: spec} in run order; spec: kind, arm, seed, task, lr ('recipe' | 'large' | None = chosen), lrs (those
+    the first seed runs), deps."""
     if args.seeds < 1:
         raise SystemExit(f"--seeds must be >= 1, got {args.seeds}")
     arms, tasks = _list(args.arms, ARMS, "--arms"), _list(args.tasks, TASKS, "--tasks")
+    lrs = tuple(lr for lr in LRS if lr in _list(args.lrs, LRS, "--lrs"))
     out: dict[str, dict] = {"data": {"kind": "data", "deps": ()}}
     for seed in range(args.seeds):   # seed by seed: a study stopped early has whole seeds
         for arm in arms:
@@ -90,18 +95,18 @@ def cells(args) -> dict[str, dict]:
             for arm in arms:
                 pre = f"pretrain_{arm}_s{seed}"
                 if seed == 0:
-                    for lr in LRS:
-                        out[f"{task}_{arm}_s0_{lr}"] = {"kind": task, "arm": arm, "seed": 0, "lr": lr,
+                    for lr in lrs:
+                        out[f"{task}_{arm}_s0_{lr}"] = {"kind": task, "arm": arm, "seed": 0, "lr": lr, "lrs": lrs,
                                                         "deps": (pre,)}
                 else:
-                    out[f"{task}_{arm}_s{seed}"] = {"kind": task, "arm": arm, "seed": seed, "lr": None,
-                                                    "deps": (pre, *(f"{task}_{arm}_s0_{lr}" for lr in LRS))}
+                    out[f"{task}_{arm}_s{seed}"] = {"kind": task, "arm": arm, "seed": seed, "lr": None, "lrs": lrs,
+                                                    "deps": (pre, *(f"{task}_{arm}_s0_{lr}" for lr in lrs))}
     return out
 
 
-def chosen_lr(out: Path, task: str, arm: str) -> str:
-    """The better lr of the first seed's two runs of (task, arm); a tie keeps the recipe's."""
-    runs = {lr: cells_lib.read_result(out, f"{task}_{arm}_s0_{lr}") for lr in LRS}
+def chosen_lr(out: Path, task: str, arm: str, lrs: tuple[str, ...] = LRS) -> str:
+    """The better lr of the first seed's runs of (task, arm) at `lrs`; a tie keeps the recipe's."""
+    runs = {lr: cells_lib.read_result(out, f"{task}_{arm}_s0_{lr}") for lr in lrs}
     missing = [lr for lr, r in runs.items() if r is None]
     if missing:
         raise RuntimeError(f"lr choice of {task}/{arm}: first-seed run(s) {missing} have no result in {out}/cells")
@@ -121,7 +126,7 @@ def run_cell(args, name: str) -> dict:
             return {"arm": spec["arm"], "seed": spec["seed"],
                     **runners.RUNNERS["pretrain"](args, spec["arm"], spec["seed"], wdir)}
         task, arm, seed = spec["kind"], spec["arm"], spec["seed"]
-        lr = spec["lr"] or chosen_lr(out, task, arm)
+        lr = spec["lr"] or chosen_lr(out, task, arm, spec["lrs"])
         pre = cells_lib.read_result(out, f"pretrain_{arm}_s{seed}")
         data = cells_lib.read_result(out, "data")
         res = runners.RUNNERS[task](args, arm, seed, 1.0 if lr == "recipe" else args.lr_factor, wdir, pre, data)

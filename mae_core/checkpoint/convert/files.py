@@ -6,9 +6,10 @@ import logging
 import os
 from pathlib import Path
 
+from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.checkpoint.convert.common import ConversionReport, StateDict
 from mae_core.checkpoint.convert.layouts import convert_state_dict, detect_layout
-from mae_core.checkpoint.io import atomic_save, atomic_write_json, package_versions, read_state_dict
+from mae_core.checkpoint.io import atomic_save, package_versions, read_state_dict
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from mae_core.checkpoint.io import atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.cli import setup_logging, tool_main
 from mae_core.data.datasets import read_fashion_mnist
 from mae_core.overrides import ConfigError

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from mae_core.checkpoint.io import atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.checkpoint.pretrained import load_encoder
 from mae_core.config import ConfigError, apply_overrides, to_dict
 from mae_core.data.datasets import ArrayImageDataset, read_fashion_mnist

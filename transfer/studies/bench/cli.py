@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mae_core.checkpoint.io import atomic_write_json
+from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.cli import setup_logging, tool_main
 from transfer.studies.bench.pretrain_step import StepSpec, compare
 

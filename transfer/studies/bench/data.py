@@ -1,7 +1,8 @@
 """Data pipeline speed per core: decode + RandomResizedCrop + flip + to tensor + normalise, ours vs torchvision.
 
-Ours: the encoded bytes through ``mae_core.data.decode.FastRandomResizedCrop`` (JPEG decoded at the smallest DCT
-scale that still covers the crop, crop box drawn from the header, crop + resize in one call, one float copy).
+Ours: the encoded bytes through ``mae_core.data.decode.FastRandomResizedCrop`` (crop box drawn from the header; a
+JPEG decoded at the smallest DCT scale that still covers the crop where the crop allows it, otherwise decoded straight
+into a uint8 tensor; only the crop resized, on uint8, channels-last; flipped on uint8; one float pass).
 Baseline: torchvision's ``ImageFolder`` with ``RandomResizedCrop(size, bicubic)``, ``RandomHorizontalFlip``,
 ``ToTensor`` and ``Normalize`` (full decode, then crop, then resize). Both run in this process on one thread (so the
 figure is per core), on the same JPEGs, in alternating rounds; the best round of each is kept.
