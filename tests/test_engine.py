@@ -99,6 +99,44 @@ def test_ddp_two_gloo_processes_equal_one_process(fashion_folder, tmp_path):
 
 
 @pytest.mark.slow
+def test_sync_every_reads_the_host_less_often_and_changes_nothing(fashion_folder, tmp_path, monkeypatch):
+    """train.sync_every=4: the same losses and weights as a step-by-step sync; a non-finite step is skipped on the
+    device (fused AdamW's found_inf) and the policy, reading the flags at the next sync point, stops as before."""
+    runs = {}
+    for n in (1, 4):
+        runs[n] = pretrain(smoke_cfg(fashion_folder, "train.batch_size=4", "train.max_steps=8", "train.log_every=4",
+                                     f"train.sync_every={n}"), tmp_path / f"s{n}")
+    assert logged_losses(tmp_path / "s1") == pytest.approx(logged_losses(tmp_path / "s4"), rel=1e-6)
+    sa, sb = (torch.load(tmp_path / f"s{n}/checkpoint-final.pth", weights_only=False)["model"] for n in (1, 4))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+    original, calls = MaskedAutoencoder.forward_loss, {"n": 0}
+
+    def flaky(self, imgs, pred, mask):
+        calls["n"] += 1
+        loss = original(self, imgs, pred, mask)
+        return loss * float("nan") if calls["n"] in (2, 3, 5, 6, 7) else loss
+    monkeypatch.setattr(MaskedAutoencoder, "forward_loss", flaky)
+    weights = {}
+    for n in (1, 4):          # steps 2, 3, 5, 6, 7 non-finite: skipped on the host (n=1) or on the device (n=4)
+        calls["n"] = 0
+        trainer = Pretrainer(smoke_cfg(fashion_folder, "train.batch_size=4", "train.max_steps=8", "train.log_every=100",
+                                       f"train.sync_every={n}"), tmp_path / f"skip{n}")
+        trainer.run()
+        assert trainer.skipped == 5
+        weights[n] = trainer.model.state_dict()
+    assert all(torch.equal(weights[1][k], weights[4][k]) for k in weights[1])
+    calls["n"] = 0
+    trainer = Pretrainer(smoke_cfg(fashion_folder, "train.batch_size=4", "train.nonfinite_patience=3",
+                                   "train.log_every=100", "train.sync_every=4"), tmp_path / "stop")
+    reads = []
+    monkeypatch.setattr(trainer, "flush", lambda f=trainer.flush: (reads.append(len(trainer.pending)), f())[1])
+    with pytest.raises(NonFiniteLossError, match=r"3 non-finite losses in a row, the last at step 7"):
+        trainer.run()
+    # read at steps 4, 6 (the epoch's end) and 8, where the policy finds steps 5-7 non-finite
+    assert [r for r in reads if r] == [4, 2, 2] and trainer.step == 8
+
+
 def test_loss_goes_down_on_fashion_mnist(tmp_path):
     cfg = load_config("configs/pretrain/smoke.py", ["data.path=fashion-mnist", "model.img_size=28",
                                                     "train.batch_size=64", "train.max_steps=120", "train.epochs=1",

@@ -96,6 +96,8 @@ class TrainConfig(RunConfig):
     device: str = "auto"                    # auto | cpu | cuda
     threads: int = 0                        # torch CPU threads (0 = torch's default)
     activation_checkpointing: bool = False  # recompute each block's activations in the backward pass (memory)
+    sync_every: int = 1                     # read the loss on the host every N steps (and at logs, saves, the end):
+    #                                         N > 1: no .item() per step, a non-finite step is skipped on the device
 
 
 @dataclass
@@ -108,6 +110,8 @@ class PretrainConfig:
     def validate(self) -> None:
         """Raises ConfigError naming the setting when a value cannot work, before any data or model is built."""
         m, d, t = self.model, self.data, self.train
+        if t.sync_every < 1:
+            raise ConfigError(f"train.sync_every must be >= 1, got {t.sync_every}")
         t.validate()
         if m.encoder not in VIT_SIZES:
             raise ConfigError(f"model.encoder={m.encoder!r} is not one of {', '.join(VIT_SIZES)}")

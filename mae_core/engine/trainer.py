@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import math
 import random
 import shutil
 import sys
@@ -37,7 +36,7 @@ from mae_core.data.datasets import (
 from mae_core.data.decode import build_bytes_transform, first_readable
 from mae_core.data.shards import ShardDataset, is_shard_source
 from mae_core.data.transforms import build_pretrain_transform
-from mae_core.engine.distributed import DistInfo, agree, all_reduce_mean, init_distributed
+from mae_core.engine.distributed import DistInfo, all_reduce_mean, any_true, init_distributed
 from mae_core.engine.lr_decay import param_groups_lrd
 from mae_core.engine.metrics_log import MetricLog, write_metrics
 from mae_core.engine.pretrain_config import ModelConfig, PretrainConfig
@@ -202,6 +201,7 @@ class Pretrainer:
         # after sharding: FSDP replaces the parameters the optimizer must hold
         self.optimizer = build_optimizer(self.model, cfg.optim.weight_decay, self.peak_lr, tuple(cfg.optim.betas))
         self.step, self.policy = 0, NonFinitePolicy(t.nonfinite_patience)
+        self.meter, self.pending = [0, 0.0, 0, time.time()], []   # see run()
         self.last_good, self.saved_step, self.rotate = None, -1, True
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -342,6 +342,7 @@ class Pretrainer:
                    mininterval=1.0 if sys.stderr.isatty() else 30.0)
         self.vis_batch, start = None, time.time()
         self.meter = [0, 0.0, 0, time.time()]   # images seen, loss sum, losses, since
+        self.pending: list[torch.Tensor] = []   # (loss, skipped) of the steps since the last sync point
         stop = self.step >= total
         amp = autocast(self.info.device, self.precision)
         with PreemptionGuard() as guard:
@@ -384,11 +385,11 @@ class Pretrainer:
             micro_losses.append(loss.detach())
             if not last_micro:
                 continue
-            step_loss = torch.stack(micro_losses).float().mean().item()
+            step_loss = torch.stack(micro_losses).float().mean()
             micro_losses = []
-            preempted = self.optimizer_step(step_loss, guard.requested)
+            preempted = self.optimizer_step(step_loss, guard.requested, self.sync_point(total))
             bar.update(1)
-            self.log_step(step_loss, imgs.shape[0] * t.accum_iter * self.info.world_size, lr, epoch, total, log, bar)
+            self.log_step(imgs.shape[0] * t.accum_iter * self.info.world_size, lr, epoch, total, log, bar)
             if t.vis_every_steps and self.step % t.vis_every_steps == 0 and self.info.is_main:
                 self.draw(self.vis_batch, f"vis/step_{self.step:07d}.png")
             if preempted:
@@ -400,15 +401,15 @@ class Pretrainer:
             if self.step >= total or timed_out:
                 stop = True
                 break
+        self.flush()                  # a stop between sync points (time limit): the losses not yet read
         if (self.step % self.steps_per_epoch == 0 or stop) and not self.bad_in_row:
             self.save()
         return stop
 
-    def log_step(self, step_loss: float, images: int, lr: float, epoch: int, total: int, log: MetricLog, bar) -> None:
+    def log_step(self, images: int, lr: float, epoch: int, total: int, log: MetricLog, bar) -> None:
+        """Counts the step's images; at a log step (always a sync point) writes the mean loss since the last one."""
         m = self.meter
         m[0] += images
-        if math.isfinite(step_loss):
-            m[1], m[2] = m[1] + step_loss, m[2] + 1
         if self.step % self.cfg.train.log_every == 0 or self.step == total:
             ips = m[0] / max(time.time() - m[3], 1e-9)
             avg = all_reduce_mean(m[1] / m[2] if m[2] else float("nan"), self.info)
@@ -417,19 +418,49 @@ class Pretrainer:
             bar.set_postfix(loss=f"{avg:.4f}", lr=f"{lr:.2e}", ips=f"{ips:.0f}")
             self.meter = [0, 0.0, 0, time.time()]
 
-    def optimizer_step(self, step_loss: float, stop_asked: bool = False) -> bool:
-        """Steps unless a loss was non-finite on any rank (the policy stops after `nonfinite_patience` in a row);
-        the same collective tells whether any rank was asked to stop -> that flag."""
-        finite, stop = agree(math.isfinite(step_loss), stop_asked, self.info)
+    def sync_point(self, total: int) -> bool:
+        """Whether the step about to be taken reads the losses on the host: every ``train.sync_every`` steps and
+        wherever a log, a checkpoint or the end needs them. The same on every rank (a function of the step)."""
+        t, n = self.cfg.train, self.step + 1
+        return any(k and n % k == 0 for k in (t.sync_every, t.log_every, t.save_every_steps, self.steps_per_epoch)) \
+            or n >= total
+
+    def optimizer_step(self, loss: torch.Tensor, stop_asked: bool = False, sync: bool = True) -> bool:
+        """Steps unless the loss is non-finite on any rank -> whether any rank was asked to stop (known at sync points).
+
+        The fused AdamW skips on the device (its ``found_inf`` input, as under a GradScaler), so no step waits for
+        the host: the losses are read at sync points, where the non-finite policy counts the skipped steps (and stops
+        after ``nonfinite_patience`` in a row) and the ranks agree on a stop. Another optimizer skips on the host."""
+        bad = (~torch.isfinite(loss.detach().float())).float().reshape(())     # 0-dim, as found_inf must be
+        if self.info.enabled:
+            torch.distributed.all_reduce(bad, op=torch.distributed.ReduceOp.MAX)   # skipped on every rank or none
+        on_device = getattr(self.optimizer, "_step_supports_amp_scaling", False)
         try:
-            if self.policy.check(finite, self.step + 1, self.last_good):
+            if on_device or not bad.item():
                 if self.cfg.optim.clip_grad > 0:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.clip_grad)
+                if on_device:
+                    self.optimizer.found_inf, self.optimizer.grad_scale = bad, None
                 self.optimizer.step()
         finally:
             self.optimizer.zero_grad(set_to_none=True)
+        self.pending.append(torch.stack([loss.detach().float().reshape(()), bad]))
         self.step += 1
-        return stop
+        if not (sync or (stop_asked and not self.info.enabled)):
+            return False
+        self.flush()
+        return any_true(stop_asked, self.info)
+
+    def flush(self) -> None:
+        """Reads the pending steps' (loss, skipped) in one transfer: the policy's count (raises after
+        ``nonfinite_patience`` non-finite steps in a row) and the loss meter of the logs."""
+        if not self.pending:
+            return
+        rows = torch.stack(self.pending).tolist()
+        first, self.pending = self.step - len(rows) + 1, []
+        for i, (loss, bad) in enumerate(rows):
+            if self.policy.check(not bad, first + i, self.last_good):
+                self.meter[1], self.meter[2] = self.meter[1] + loss, self.meter[2] + 1
 
     def last_logged_loss(self) -> float | None:
         path = self.out / "log.jsonl"

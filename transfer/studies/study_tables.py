@@ -108,9 +108,11 @@ def markdown(res: dict) -> str:
     lcols = [{"key": k, "name": n} for k, n in (("arm", "arm"), ("recipe_lr", "recipe lr"), ("recipe_score", "its score"),
                                                 ("large_lr", "large lr"), ("large_score", "its score"),
                                                 ("chosen", "chosen"))]
-    lrows = [{"task": r["task"], "arm": r["arm"], "recipe_lr": f"{r['runs']['recipe']['lr']:.2e}",
-              "recipe_score": _fmt(r["runs"]["recipe"]["metrics"]), "large_lr": f"{r['runs']['large']['lr']:.2e}",
-              "large_score": _fmt(r["runs"]["large"]["metrics"]), "chosen": r["chosen"]} for r in res["lr_runs"]]
+    lrows = [{"task": r["task"], "arm": r["arm"], "chosen": r["chosen"],
+              **{f"{lr}_{k}": "-" for lr in LRS for k in ("lr", "score")},
+              **{k: v for lr, run in r["runs"].items()
+                 for k, v in ((f"{lr}_lr", f"{run['lr']:.2e}"), (f"{lr}_score", _fmt(run["metrics"])))}}
+             for r in res["lr_runs"]]
     parts.append(markdown_table(lcols, lrows, label="task", label_header="task",
                                 title="## learning rate choice (seed 0; kept for the other seeds)"))
     bcols = [{"key": k, "name": n} for k, n in (("steps", "steps"), ("batch", "batch"), ("wall_s", "wall s"),
