@@ -1,6 +1,9 @@
 """The transfer study's segmentation recipe (tools/transfer_study.py): UperNet + FCN auxiliary head on the
 demo-sized ViT (192 wide, 6 deep, 3 heads) at patch 8, 128 px crops (grid 16 x 16) of the Fashion-MNIST scenes'
 ADE-style label maps. The neck takes the stride-8 maps to strides 4, 8, 16, 32, as the ADE20K recipes do from 16.
+The scenes are mostly background, which the ADE convention ignores (label 0, ``reduce_zero_label``): the losses are
+averaged over the labelled pixels only (``avg_non_ignore``), where mmseg's default divides by every pixel of the crop
+and so shrinks the gradient by the labelled fraction (about a tenth here; the pilot's loss stayed at that level).
 
     python tools/transfer_study.py --output-dir runs/transfer_study   (makes the scenes, runs every arm)
     python tools/train_ade20k.py --config configs/ade20k/transfer_study.py \
@@ -13,6 +16,10 @@ max_iters = 200
 model = dict(
     backbone=dict(patch_size=8, drop_path_rate=0.0),
     neck=dict(rescales=[2, 1, 0.5, 0.25]),
+    decode_head=dict(loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0,
+                                      avg_non_ignore=True)),
+    auxiliary_head=dict(loss_decode=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=0.4,
+                                         avg_non_ignore=True)),
     test_cfg=dict(_delete_=True, mode="whole"))
 param_scheduler = [
     dict(type="LinearLR", start_factor=1e-3, by_epoch=False, begin=0, end=10),
