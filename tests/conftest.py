@@ -75,3 +75,20 @@ def check_golden(name: str, values: dict[str, float]) -> None:
     for k, v in values.items():
         assert v == pytest.approx(expected[k], rel=GOLDEN_REL_TOL), (
             f"{name}.{k} = {v!r}, golden {expected[k]!r} (rel tol {GOLDEN_REL_TOL}; MAE_ACCEPT_GOLDEN=1 to accept)")
+
+
+def run_main(capsys, main, *args: str):
+    """A tool's ``main(argv)`` (all its script does) run in this process -> a CompletedProcess with its return code,
+    stdout and stderr: no interpreter start and model-stack import per call. An exception that escapes the tool's
+    error contract shows as a traceback in stderr with return code 1, as the script would print it."""
+    import subprocess
+    import sys
+    import traceback
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except Exception as e:  # noqa: BLE001
+        code = 1
+        sys.stderr.write("Traceback (most recent call last):\n" + "".join(traceback.format_exception(e)))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out.out, out.err)

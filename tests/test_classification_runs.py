@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import run_main
 
 from mae_core.checkpoint.io import atomic_save
 from mae_core.config import ConfigError, load_config
@@ -137,23 +138,19 @@ def test_linprobe_modes_write_metrics(tmp_path, data, mae_ckpt):
     assert ev["top1"] == json.loads((tmp_path / "full" / "metrics.json").read_text())["top1"]
 
 
-def _cli(tool, *args, env=None):
-    return subprocess.run([sys.executable, str(ROOT / "tools" / tool), *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600)
-
-
-def test_cli_bad_inputs_fail_before_training(tmp_path, data, mae_ckpt):
+def test_cli_bad_inputs_fail_before_training(tmp_path, data, mae_ckpt, capsys):
+    from transfer.classification.cli import finetune_main, linprobe_main
     ft5 = tmp_path / "ft5.pth"
     sd = torch.load(mae_ckpt, weights_only=False)
     sd["model"]["head.weight"], sd["model"]["head.bias"] = torch.zeros(5, 64), torch.zeros(5)
     torch.save(sd, ft5)
-    r = _cli("finetune.py", "--config", "configs/classification/smoke_finetune.py", "--data-path", str(data),
-             "--pretrained", str(ft5), "--output-dir", str(tmp_path / "o"), *MICRO)
-    assert r.returncode != 0 and "head has 5 classes but the data set has 10" in r.stderr
+    r = run_main(capsys, finetune_main, "--config", "configs/classification/smoke_finetune.py", "--data-path", data,
+                 "--pretrained", ft5, "--output-dir", tmp_path / "o", *MICRO)
+    assert r.returncode == 2 and "head has 5 classes but the data set has 10" in r.stderr
     assert not (tmp_path / "o" / "checkpoint-last.pth").exists()
-    r = _cli("linprobe.py", "--config", "configs/classification/smoke_linprobe.py", "--data-path", str(tmp_path),
-             "--dataset", "inat2019", "--output-dir", str(tmp_path / "o2"), *MICRO)
-    assert r.returncode != 0 and "no annotation file (looked for val2019.json)" in r.stderr
+    r = run_main(capsys, linprobe_main, "--config", "configs/classification/smoke_linprobe.py", "--data-path",
+                 tmp_path, "--dataset", "inat2019", "--output-dir", tmp_path / "o2", *MICRO)
+    assert r.returncode == 2 and "no annotation file (looked for val2019.json)" in r.stderr
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from conftest import run_main
 
 from mae_core.checkpoint.atomic import atomic_write_json
 from mae_core.cli import setup_logging
@@ -126,19 +127,6 @@ def _assert_one_line_error(r: subprocess.CompletedProcess, *needles: str) -> Non
     assert all(n in lines[0] for n in needles), lines[0]
 
 
-def _in_process(capsys, main, *args: str) -> subprocess.CompletedProcess:
-    """A tool's ``main(argv)`` (what its script calls) run in this process, as a CompletedProcess: its return code
-    and what it wrote to stderr (no interpreter start and model-stack import per tool)."""
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except Exception as e:  # noqa: BLE001 - an escaped exception breaks the contract: show it as the traceback
-        import traceback
-        code = 1
-        sys.stderr.write("Traceback (most recent call last):\n" + "".join(traceback.format_exception(e)))
-    return subprocess.CompletedProcess(args, code, "", capsys.readouterr().err)
-
-
 def test_error_contract_through_a_script(tmp_path):
     """The script level: the process prints one line and exits 2 (the other cases call the same mains in-process)."""
     _assert_one_line_error(_tool("pretrain.py", "--config", str(shipped_config("pretrain/smoke.py")), "--output-dir",
@@ -151,7 +139,7 @@ def test_error_contract_core_and_classification_tools(tmp_path, capsys):
     from transfer.classification.cli import finetune_main
     from transfer.studies.ablation.cli import main as ablate_main
     from transfer.studies.demo import main as demo_main
-    run = functools.partial(_in_process, capsys)
+    run = functools.partial(run_main, capsys)
     _assert_one_line_error(run(pretrain_main, "--config", str(shipped_config("pretrain/smoke.py")), "--data-path",
                                str(tmp_path / "missing"), "--output-dir", str(tmp_path / "p")), "missing")
     _assert_one_line_error(run(convert_main, "--to", "timm", str(tmp_path / "none.pth"), str(tmp_path / "out.pth")),
@@ -172,7 +160,7 @@ def test_error_contract_framework_tools(tmp_path, capsys):
     pytest.importorskip("mmseg")
     from transfer.detectron2.cli import main as coco_main
     from transfer.mmseg.cli import main as ade_main
-    run = functools.partial(_in_process, capsys)
+    run = functools.partial(run_main, capsys)
     _assert_one_line_error(run(coco_main, "--config", str(shipped_config("coco/smoke.py")), "--data-path",
                                str(tmp_path), "--output-dir", str(tmp_path / "c")), "not a COCO root")
     _assert_one_line_error(run(ade_main, "--config", str(shipped_config("ade20k/smoke.py")), "--data-path",

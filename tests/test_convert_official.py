@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_main
 from convert_utils import assert_close, images, micro_mae, micro_vit
 
 from mae_core.checkpoint.convert import (
@@ -99,15 +98,12 @@ def test_unknown_layout_names_the_unmatched_keys():
         check_layout(micro_vit().state_dict(), "mmseg")
 
 
-def test_cli_converts_and_reports(tmp_path):
+def test_cli_converts_and_reports(tmp_path, capsys):
+    from mae_core.cli import convert_main
     torch.save({"model": micro_vit().state_dict()}, tmp_path / "in.pth")
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "convert_checkpoint.py"), "--to", "timm",
-                          "--num-heads", "2", str(tmp_path / "in.pth"), str(tmp_path / "out.pth")],
-                         capture_output=True, text=True, timeout=120)
+    run = run_main(capsys, convert_main, "--to", "timm", "--num-heads", "2", tmp_path / "in.pth", tmp_path / "out.pth")
     assert run.returncode == 0, run.stderr
     assert "official -> timm" in run.stdout and (tmp_path / "out.pth.json").is_file()
     torch.save({"model": {"foo.bar": torch.zeros(1)}}, tmp_path / "bad.pth")
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "convert_checkpoint.py"), "--to", "ours",
-                          str(tmp_path / "bad.pth"), str(tmp_path / "x.pth")], capture_output=True, text=True,
-                         timeout=120)
+    run = run_main(capsys, convert_main, "--to", "ours", tmp_path / "bad.pth", tmp_path / "x.pth")
     assert run.returncode == 2 and "foo.bar" in run.stderr

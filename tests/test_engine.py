@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
+from conftest import run_main
 
 from mae_core.config import load_config
 from mae_core.engine.trainer import NonFiniteLossError, Pretrainer, pretrain
@@ -149,7 +150,7 @@ def test_loss_goes_down_on_fashion_mnist(tmp_path):
     assert (tmp_path / "vis" / "step_0000120.png").exists() and (tmp_path / "tensorboard").is_dir()
 
 
-def test_pretrain_tool_end_to_end(fashion_folder, tmp_path):
+def test_pretrain_tool_end_to_end(fashion_folder, tmp_path, capsys):
     import subprocess
     import sys
     out = tmp_path / "run"
@@ -159,13 +160,12 @@ def test_pretrain_tool_end_to_end(fashion_folder, tmp_path):
     assert r.returncode == 0, r.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert Path(metrics["checkpoint"]).exists() and (out / "vis" / "final.png").exists()
-    bad = subprocess.run([sys.executable, "tools/pretrain.py", "--config", "configs/pretrain/smoke.py", "--data-path",
-                          str(tmp_path / "missing"), "--output-dir", str(out), "train.epoch=1"],
-                         capture_output=True, text=True, timeout=300)
+    from mae_core.cli import pretrain_main
+    bad = run_main(capsys, pretrain_main, "--config", "configs/pretrain/smoke.py", "--data-path", tmp_path / "missing",
+                   "--output-dir", out, "train.epoch=1")
     assert bad.returncode == 2 and "train.epochs" in bad.stderr
-    bad = subprocess.run([sys.executable, "tools/pretrain.py", "--config", "configs/pretrain/smoke.py", "--data-path",
-                          str(tmp_path / "missing"), "--output-dir", str(tmp_path / "x")],
-                         capture_output=True, text=True, timeout=300)
+    bad = run_main(capsys, pretrain_main, "--config", "configs/pretrain/smoke.py", "--data-path", tmp_path / "missing",
+                   "--output-dir", tmp_path / "x")
     assert bad.returncode == 2 and "missing" in bad.stderr and "does not exist" in bad.stderr
 
 

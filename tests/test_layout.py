@@ -113,7 +113,8 @@ def test_every_module_imports_first_without_a_cycle():
     hidden by the order in which a package's __init__ happens to import its parts."""
     import subprocess
     import sys
-    r = subprocess.run([sys.executable, "-c", CYCLE_CHECK], capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    r = subprocess.run([sys.executable, "-c", CYCLE_CHECK], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                       check=False)
     assert r.returncode == 0, r.stderr[-2000:]
     count, cycles = r.stdout.strip().splitlines()[-1].split(" ", 1)
     assert int(count) > 80 and cycles == "[]", cycles
