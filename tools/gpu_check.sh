@@ -31,9 +31,11 @@ for c in range(2):
     for i in range(256):
         Image.fromarray((np.random.rand(64, 64, 3) * 255).astype("uint8")).save(f"{root}/c{c}/{i}.png")
 PY
-torchrun --standalone --nproc_per_node 1 tools/pretrain.py --config configs/pretrain/smoke.py \
-  --data-path "$OUT/imgs" --output-dir "$OUT/engine" train.device=cuda train.precision=bf16 train.epochs=2 \
-  train.batch_size=64 data.num_workers=4 2>&1 | tail -n 3 | tee "$OUT/engine.txt"
+for n in 1 20; do   # the loss read on the host every step vs every 20 (train.sync_every): images/s in log.jsonl
+  torchrun --standalone --nproc_per_node 1 tools/pretrain.py --config configs/pretrain/smoke.py \
+    --data-path "$OUT/imgs" --output-dir "$OUT/engine_sync$n" train.device=cuda train.precision=bf16 train.epochs=2 \
+    train.batch_size=64 data.num_workers=4 train.sync_every=$n 2>&1 | tail -n 3 | tee "$OUT/engine_sync$n.txt"
+done
 for spec in "vit_base_patch16 128 fp32" "vit_base_patch16 128 bf16" "vit_large_patch16 128 bf16" "demo 1024 bf16"; do
   set -- $spec
   $PY tools/benchmark.py pretrain --model "$1" --batch "$2" --precision "$3" --device cuda --steps 20 --warmup 5 \
