@@ -82,6 +82,7 @@ def test_same_seed_and_epoch_give_the_same_order(id_shards):
 
 
 @pytest.mark.parametrize("workers,batch", [(0, 4), (2, 3), (3, 4)])
+@pytest.mark.filterwarnings("ignore:This DataLoader will create 3 worker processes:UserWarning")  # 3 on purpose
 def test_resume_mid_epoch_gives_the_same_remaining_samples(id_shards, workers, batch):
     ds = ShardDataset(str(id_shards), ident, seed=5, shuffle=3)
     full = labels_of(ds, 2, batch=batch, workers=workers)

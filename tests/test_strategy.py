@@ -63,6 +63,7 @@ def test_resume_across_strategies_gives_the_same_next_losses(run, pair):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:torch.distributed is disabled:UserWarning")  # one process, on purpose
 def test_sharded_folder_consolidates_and_loads_in_one_process(run, tmp_path):
     folder = run / "fsdp" / "ckpt.dcp"
     assert is_sharded_checkpoint(folder)
