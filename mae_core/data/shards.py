@@ -282,7 +282,8 @@ class ShardDataset(IterableDataset):
             raise ValueError(f"no image ({'/'.join(IMAGE_EXTS)}) among {sorted(group)}")
         label = int(group["cls"].decode().strip()) if "cls" in group else -1
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_mix(self.seed, self.epoch, zlib.crc32(f"{shard}/{key}".encode())))
+            # the CPU generator only (as in SeededDataset): no per-sample seeding of lazy devices
+            torch.default_generator.manual_seed(_mix(self.seed, self.epoch, zlib.crc32(f"{shard}/{key}".encode())))
             img = self.transform(group[ext])
             noise = torch.rand(self.noise_len) if self.noise_len else None
         return img, label, noise
