@@ -345,10 +345,12 @@ class Pretrainer:
         self.pending: list[torch.Tensor] = []   # (loss, skipped) of the steps since the last sync point
         stop = self.step >= total
         amp = autocast(self.info.device, self.precision)
-        with PreemptionGuard() as guard:
-            while not stop:
-                stop = self.epoch(guard, amp, total, log, bar, start)
-        bar.close()
+        try:
+            with PreemptionGuard() as guard:
+                while not stop:
+                    stop = self.epoch(guard, amp, total, log, bar, start)
+        finally:
+            bar.close()           # also when a signal or the non-finite policy ends the run
         final = self.save("checkpoint-final.pth") if self.info.is_main or self.fsdp else None
         if self.info.is_main and self.vis_batch is not None and t.vis_every_steps:
             self.draw(self.vis_batch, "vis/final.png")
