@@ -36,6 +36,19 @@ for n in 1 20; do   # the loss read on the host every step vs every 20 (train.sy
     --data-path "$OUT/imgs" --output-dir "$OUT/engine_sync$n" train.device=cuda train.precision=bf16 train.epochs=2 \
     train.batch_size=64 data.num_workers=4 train.sync_every=$n 2>&1 | tail -n 3 | tee "$OUT/engine_sync$n.txt"
 done
+# end to end: ViT-L/16 MAE at 224 px fed by the sharded reader (ImageNet-sized JPEGs of real items, 15 loader
+# workers), the loss read every 20 steps; images/s in log.jsonl next to the step benchmark's below
+$PY - <<'PY'
+import os
+from pathlib import Path
+from transfer.studies.bench.data import make_jpegs
+make_jpegs(Path(os.environ.get("OUT", "runs/gpu_check")) / "jpegs", 2048, 500, 375)
+PY
+$PY tools/make_shards.py --data-path "$OUT/jpegs" --output-dir "$OUT/shards" --shard-size 256
+$PY tools/pretrain.py --config configs/pretrain/mae_vit_large.py --data-path "$OUT/shards" \
+  --output-dir "$OUT/e2e_vit_large" train.device=cuda train.precision=bf16 train.batch_size=128 train.max_steps=60 \
+  train.log_every=20 train.sync_every=20 train.vis_every_steps=0 data.num_workers=15 2>&1 | tail -n 3 \
+  | tee "$OUT/e2e_vit_large.txt"
 for spec in "vit_base_patch16 128 fp32" "vit_base_patch16 128 bf16" "vit_large_patch16 128 bf16" "demo 1024 bf16"; do
   set -- $spec
   $PY tools/benchmark.py pretrain --model "$1" --batch "$2" --precision "$3" --device cuda --steps 20 --warmup 5 \
