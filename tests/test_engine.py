@@ -103,6 +103,9 @@ def test_ddp_two_gloo_processes_equal_one_process(fashion_folder, tmp_path):
 def test_sync_every_reads_the_host_less_often_and_changes_nothing(fashion_folder, tmp_path, monkeypatch):
     """train.sync_every=4: the same losses and weights as a step-by-step sync; a non-finite step is skipped on the
     device (fused AdamW's found_inf) and the policy, reading the flags at the next sync point, stops as before."""
+    from mae_core.config import ConfigError
+    with pytest.raises(ConfigError, match="train.sync_every must be >= 1"):
+        smoke_cfg(fashion_folder, "train.sync_every=0")
     runs = {}
     for n in (1, 4):
         runs[n] = pretrain(smoke_cfg(fashion_folder, "train.batch_size=4", "train.max_steps=8", "train.log_every=4",

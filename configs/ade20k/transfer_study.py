@@ -3,7 +3,7 @@ demo-sized ViT (192 wide, 6 deep, 3 heads) at patch 8, 128 px crops (grid 16 x 1
 ADE-style label maps. The neck takes the stride-8 maps to strides 4, 8, 16, 32, as the ADE20K recipes do from 16.
 The scenes are mostly background, which the ADE convention ignores (label 0, ``reduce_zero_label``): the losses are
 averaged over the labelled pixels only (``avg_non_ignore``), where mmseg's default divides by every pixel of the crop
-and so shrinks the gradient by the labelled fraction (about a tenth here; the pilot's loss stayed at that level).
+and so shrinks the gradient by the labelled fraction of the crop.
 
     python tools/transfer_study.py --output-dir runs/transfer_study   (makes the scenes, runs every arm)
     python tools/train_ade20k.py --config configs/ade20k/transfer_study.py \

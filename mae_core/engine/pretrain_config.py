@@ -99,6 +99,11 @@ class TrainConfig(RunConfig):
     sync_every: int = 1                     # read the loss on the host every N steps (and at logs, saves, the end):
     #                                         N > 1: no .item() per step, a non-finite step is skipped on the device
 
+    def validate(self) -> None:
+        super().validate()
+        if self.sync_every < 1:
+            raise ConfigError(f"train.sync_every must be >= 1, got {self.sync_every}")
+
 
 @dataclass
 class PretrainConfig:
@@ -110,8 +115,6 @@ class PretrainConfig:
     def validate(self) -> None:
         """Raises ConfigError naming the setting when a value cannot work, before any data or model is built."""
         m, d, t = self.model, self.data, self.train
-        if t.sync_every < 1:
-            raise ConfigError(f"train.sync_every must be >= 1, got {t.sync_every}")
         t.validate()
         if m.encoder not in VIT_SIZES:
             raise ConfigError(f"model.encoder={m.encoder!r} is not one of {', '.join(VIT_SIZES)}")

@@ -201,7 +201,6 @@ class Pretrainer:
         # after sharding: FSDP replaces the parameters the optimizer must hold
         self.optimizer = build_optimizer(self.model, cfg.optim.weight_decay, self.peak_lr, tuple(cfg.optim.betas))
         self.step, self.policy = 0, NonFinitePolicy(t.nonfinite_patience)
-        self.meter, self.pending = [0, 0.0, 0, time.time()], []   # see run()
         self.last_good, self.saved_step, self.rotate = None, -1, True
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
