@@ -71,9 +71,7 @@ def setup_logging(rank: int | None = None, log_file: str | os.PathLike | None = 
     Calling it again replaces what it installed (not the handlers of anyone else, e.g. pytest's)."""
     rank = int(os.environ.get("RANK", "0")) if rank is None else rank
     root = logging.getLogger()
-    for h in [h for h in root.handlers if getattr(h, _HANDLER_FLAG, False)]:
-        root.removeHandler(h)
-        h.close()
+    remove_logging()
     tag = f"[r{rank}] " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
     fmt = logging.Formatter(f"%(asctime)s {tag}%(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
@@ -85,6 +83,14 @@ def setup_logging(rank: int | None = None, log_file: str | os.PathLike | None = 
         setattr(h, _HANDLER_FLAG, True)
         root.addHandler(h)
     root.setLevel(level if rank == 0 else logging.WARNING)
+
+
+def remove_logging() -> None:
+    """Removes the handlers :func:`setup_logging` installed (and no one else's)."""
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if getattr(h, _HANDLER_FLAG, False)]:
+        root.removeHandler(h)
+        h.close()
 
 
 def error_line(e: BaseException) -> str:

@@ -84,11 +84,17 @@ def run_main(capsys, main, *args: str):
     import subprocess
     import sys
     import traceback
+    import logging
+
+    from mae_core.cli import remove_logging
     capsys.readouterr()
     try:
         code = main([str(a) for a in args])
     except Exception as e:  # noqa: BLE001
         code = 1
         sys.stderr.write("Traceback (most recent call last):\n" + "".join(traceback.format_exception(e)))
+    finally:
+        remove_logging()                  # its handler writes to this test's captured stderr, closed after it
+        logging.getLogger().setLevel(logging.WARNING)
     out = capsys.readouterr()
     return subprocess.CompletedProcess(list(args), code, out.out, out.err)

@@ -185,15 +185,11 @@ def _torchrun_finetune(out, data, mae_ckpt, *overrides):
 
 
 @pytest.mark.slow
-def test_torchrun_ddp_gloo_two_processes(tmp_path, data, mae_ckpt):
-    m = _torchrun_finetune(tmp_path, data, mae_ckpt, "finetune.epochs=1")
-    assert m["world_size"] == 2 and m["num_samples"] == 40          # every evaluation image counted once
-
-
-@pytest.mark.slow
-def test_torchrun_fsdp_equals_ddp_and_resumes_under_ddp(tmp_path, data, mae_ckpt):
-    """FSDP2 fine-tuning: the same weights as DDP after an epoch; its checkpoint resumes under DDP."""
+def test_torchrun_ddp_and_fsdp_agree_and_fsdp_resumes_under_ddp(tmp_path, data, mae_ckpt):
+    """Two gloo processes under torchrun: DDP counts every evaluation image once; FSDP2 fine-tuning gives the same
+    weights as DDP after an epoch; its checkpoint resumes under DDP."""
     ddp = _torchrun_finetune(tmp_path / "ddp", data, mae_ckpt, "finetune.epochs=1")
+    assert ddp["world_size"] == 2 and ddp["num_samples"] == 40
     fsdp = _torchrun_finetune(tmp_path / "fsdp", data, mae_ckpt, "finetune.epochs=1", "train.strategy=fsdp")
     a = torch.load(tmp_path / "ddp/checkpoint-last.pth", map_location="cpu", weights_only=False)
     b = torch.load(tmp_path / "fsdp/checkpoint-last.pth", map_location="cpu", weights_only=False)

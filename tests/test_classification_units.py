@@ -13,7 +13,7 @@ from transfer.classification.config import ClassificationConfig, DataConfig, Mod
 from transfer.classification.engine import Schedule
 from transfer.classification.fastprobe import train_heads
 from transfer.classification.lars import LARS
-from transfer.classification.metrics import confusion_matrix, summarize, topk_correct
+from transfer.classification.metrics import add_to_confusion, confusion_matrix, save_confusion, summarize, topk_correct
 from transfer.classification.model import (
     ClassCountError,
     LinearProbe,
@@ -47,9 +47,25 @@ def test_metrics_by_hand():
     assert topk_correct(logits, target, (1, 2, 5)) == [2, 3, 4]
     cm = confusion_matrix(logits.argmax(1), target, 3)
     assert cm.tolist() == [[1, 1, 0], [0, 0, 1], [0, 0, 1]]
+    assert add_to_confusion(cm.clone(), torch.tensor([2, 2]), torch.tensor([1, 1])).tolist() == \
+        [[1, 1, 0], [0, 0, 3], [0, 0, 1]]                     # a second batch adds in place
     m = summarize(cm, 4, 2.0)
     assert m["top1"] == 50.0 and m["top5"] == 100.0 and m["per_class"] == [50.0, 0.0, 100.0]
     assert m["mean_per_class"] == pytest.approx(50.0) and m["loss"] == 0.5
+
+
+def test_confusion_files_dense_up_to_1000_classes_then_sparse(tmp_path):
+    import numpy as np
+    small = confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]), 2)
+    assert save_confusion(tmp_path, small, ["a,b", "c"]).name == "confusion.npy"
+    assert (tmp_path / "confusion.csv").read_text().splitlines() == ["true\\pred,a b,c", "a b,1,1", "c,0,1"]
+    big = confusion_matrix(torch.tensor([5, 1000, 7]), torch.tensor([5, 3, 7]), 1001)
+    (tmp_path / "big").mkdir()
+    f = save_confusion(tmp_path / "big", big)
+    z = np.load(f)
+    assert f.name == "confusion_sparse.npz" and not (tmp_path / "big" / "confusion.npy").exists()
+    assert int(z["num_classes"]) == 1001 and len(z["classes"]) == 1001
+    assert sorted(zip(z["true"].tolist(), z["pred"].tolist(), z["count"].tolist())) == [(3, 1000, 1), (5, 5, 1), (7, 7, 1)]
 
 
 def test_schedule_warmup_then_cosine():

@@ -1,12 +1,11 @@
 """tools/compare_targets.py: the Table 7 study (3 targets x pretrain / cls / COCO / ADE20K cells), resumable."""
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_main
 
 from transfer.studies import compare_targets as ct
 
@@ -45,16 +44,15 @@ def test_cells_order_and_dependencies(tmp_path):
 
 
 @pytest.mark.slow
-def test_end_to_end_micro_and_resume(tmp_path):
-    """The three pretrainings (dVAE tokenizer included) and their classification transfers at a micro budget; a
-    second run skips every finished cell. (The detection and segmentation cells are the shared transfers of
+def test_end_to_end_micro_and_resume(tmp_path, capsys):
+    """The three pretrainings (dVAE tokenizer included) and their classification transfers at a micro budget, cells
+    in the study's process (--in-process; the subprocess scheduler is tested with fake cells below); a second run
+    skips every finished cell. (The detection and segmentation cells are the shared transfers of
     transfer/studies/transfers.py, run for real by tests/test_transfer_study.py; their wiring here is checked by
     test_dense_cells_pass_the_study_settings.)"""
     out = tmp_path / "study"
-    cmd = [sys.executable, str(REPO / "tools" / "compare_targets.py"), "--output-dir", str(out), *MICRO,
-           "--tasks", "cls"]
-    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
-    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1500)
+    argv = ["--output-dir", out, *MICRO, "--tasks", "cls", "--in-process"]
+    first = run_main(capsys, ct.main, *argv)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     table = json.loads((out / "table7.json").read_text())
     assert [r["label"] for r in table["rows"]] == ["pixel (w/o norm)", "pixel (w/ norm)", "dVAE token",
@@ -65,9 +63,9 @@ def test_end_to_end_micro_and_resume(tmp_path):
     md = (out / "table7.md").read_text()
     assert "token - norm. pixel" in md and md in first.stdout
     results = sorted(out.glob("cells/*/result.json"))
-    assert len(results) == 6
+    assert len(results) == 6 and all((r.parent / "log.txt").stat().st_size > 0 for r in results)
     mtimes = {p: p.stat().st_mtime_ns for p in results}
-    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    second = run_main(capsys, ct.main, *argv)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stderr.count("result exists, skipped") == 6
     assert "started" not in second.stderr

@@ -20,17 +20,16 @@ from mae_core.data.datasets import FASHION_MNIST_CLASSES, read_fashion_mnist
 from transfer.classification.datasets import INAT_CLASSES
 from transfer.classification.finetune import run_finetune
 from transfer.classification.linprobe import run_linprobe
+from transfer.classification.metrics import DENSE_CONFUSION_MAX
 from transfer.studies.scenes import Items, write_items
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p for p in (ROOT / "configs" / "classification").glob("*.py") if p.name != "__init__.py")
 TRAIN_PER_CLASS, VAL_PER_CLASS, CLASSES, BATCH = 4, 2, 3, 8
-MANY_CLASSES = 2000     # the evaluation writes a classes x classes confusion matrix: minutes at iNat's 5089 / 8142
 
 
 def _case(path: Path):
-    slow = runpy.run_path(str(path))["config"].data.num_classes > MANY_CLASSES
-    return pytest.param(path, id=path.name, marks=[pytest.mark.slow] if slow else [])
+    return pytest.param(path, id=path.name)
 
 
 def _save(path: Path, img: np.ndarray) -> None:
@@ -133,6 +132,8 @@ def test_classification_config_one_step_and_evaluation(path: Path, roots, tmp_pa
     assert 0.0 <= metrics["top1"] <= 100.0, metrics
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["top1"] == metrics["top1"] and saved["num_samples"] > 0
+    many = cfg.data.num_classes > DENSE_CONFUSION_MAX        # iNat: the non-zero cells only
+    assert (out / ("confusion_sparse.npz" if many else "confusion.csv")).is_file()
     mode = cfg.linprobe.mode if tool_of(path) == "linprobe" else "full"
     if mode == "full":                      # an optimizer step was taken and saved
         saved = sorted(out.glob("checkpoint*.pth"))

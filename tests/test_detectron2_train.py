@@ -65,17 +65,17 @@ def test_smoke_recipe_lowers_the_loss_and_writes_metrics(fashion, tmp_path):
             "--val-json", fashion["val"]["json"], "--val-images", fashion["val"]["images"]]
     config = Path(__file__).resolve().parents[1] / "configs" / "coco" / "smoke.py"
     common = ["--config", str(config), "--output-dir", str(out), *data]
-    main([*common, "train.max_iter=24", "train.log_period=1", "dataloader.train.total_batch_size=2",
-          "train.checkpointer.period=12", "lr_multiplier.warmup_iters=4"])
+    main([*common, "train.max_iter=12", "train.log_period=1", "dataloader.train.total_batch_size=2",
+          "train.checkpointer.period=6", "lr_multiplier.warmup_iters=3"])
     losses = _losses(out / "train_log.json")
-    assert len(losses) == 24 and all(math.isfinite(v) for v in losses)
-    assert sum(losses[-6:]) / 6 < 0.8 * sum(losses[:6]) / 6, losses
+    assert len(losses) == 12 and all(math.isfinite(v) for v in losses)
+    assert sum(losses[-4:]) / 4 < 0.8 * sum(losses[:4]) / 4, losses
     metrics = json.loads((out / "metrics.json").read_text())
     for task in ("bbox", "segm"):
         assert {"AP", "AP50", "AP75", "APs", "APm", "APl"} <= set(metrics[task])
-    assert metrics["iterations"] == 24 and metrics["batch"] == 2
+    assert metrics["iterations"] == 12 and metrics["batch"] == 2
     main([*common, "--eval-only"])                                      # evaluates the last checkpoint
     again = json.loads((out / "metrics.json").read_text())
     assert again["bbox"]["AP"] == pytest.approx(metrics["bbox"]["AP"], abs=1e-6, nan_ok=True)  # NaN: no detections yet
-    main([*common, "--resume", "train.max_iter=26", "train.log_period=1", "dataloader.train.total_batch_size=2"])
-    assert json.loads((out / "metrics.json").read_text())["resumed_from"] == 24
+    main([*common, "--resume", "train.max_iter=14", "train.log_period=1", "dataloader.train.total_batch_size=2"])
+    assert json.loads((out / "metrics.json").read_text())["resumed_from"] == 12

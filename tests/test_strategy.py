@@ -95,17 +95,25 @@ def test_unknown_strategy_and_mismatched_checkpoint_are_named(tmp_path):
         load_training_state(tmp_path / "other.pth", build(0), None)
 
 
-def _engine_worker(rank: int, world: int, port: int, data: str, out: str, strategy: str, steps: int) -> None:
+def _engine_worker(rank: int, world: int, data: str, jobs: list[tuple[str, str, int, int]]) -> None:
+    """Runs the pretraining `jobs` ((output folder, strategy, steps, port)) one after the other in this rank; after
+    each, rank 0 writes the folder's file names to ``<folder>/files-after-<steps>.json``."""
     from mae_core.config import load_config, shipped_config
     from mae_core.engine.trainer import pretrain
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    cfg = load_config(shipped_config("pretrain/smoke.py"), [
-        f"data.path={data}", "train.log_every=1", "train.batch_size=4", f"train.max_steps={steps}",
-        "train.device=cpu", f"train.strategy={strategy}", "train.save_every_steps=1", "train.vis_every_steps=0"])
-    pretrain(cfg, out)
-    torch.distributed.destroy_process_group()
+    for out, strategy, steps, port in jobs:
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                          LOCAL_RANK=str(rank))
+        cfg = load_config(shipped_config("pretrain/smoke.py"), [
+            f"data.path={data}", "train.log_every=1", "train.batch_size=4", f"train.max_steps={steps}",
+            "train.device=cpu", f"train.strategy={strategy}", "train.save_every_steps=1", "train.vis_every_steps=0"])
+        pretrain(cfg, out)
+        if torch.distributed.is_initialized():
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+        if rank == 0:
+            files = sorted(p.name for p in Path(out).iterdir())
+            (Path(out) / f"files-after-{steps}.json").write_text(json.dumps(files))
 
 
 def _losses(out: Path) -> dict[int, float]:
@@ -115,19 +123,16 @@ def _losses(out: Path) -> dict[int, float]:
 
 @pytest.mark.slow
 def test_engine_fsdp_run_resumes_under_ddp_with_the_same_next_losses(fashion_folder, tmp_path):
+    """An FSDP reference run of 4 steps; an FSDP run of 2 steps (a sharded checkpoint folder) resumed under DDP to
+    step 4 gives the reference's losses. The three runs go one after the other in one pair of processes."""
     import torch.multiprocessing as mp
-
-    def spawn(out, strategy, steps):
-        mp.spawn(_engine_worker, args=(2, free_port(), str(fashion_folder), str(out), strategy, steps), nprocs=2,
-                 join=True)
-
-    spawn(tmp_path / "ref", "fsdp", 4)
-    spawn(tmp_path / "run", "fsdp", 2)
-    assert is_sharded_checkpoint(tmp_path / "run/checkpoint-last.dcp")
-    assert not (tmp_path / "run/checkpoint-last.pth").exists()
-    spawn(tmp_path / "run", "ddp", 4)                       # resumes the FSDP folder under DDP
-    ref, run = _losses(tmp_path / "ref"), _losses(tmp_path / "run")
-    assert [run[s] for s in (3, 4)] == pytest.approx([ref[s] for s in (3, 4)], rel=1e-5)
-    assert (tmp_path / "run/checkpoint-last.pth").exists() and not (tmp_path / "run/checkpoint-last.dcp").exists()
-    final = torch.load(tmp_path / "ref/checkpoint-final.pth", map_location="cpu", weights_only=False)
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    jobs = [(str(ref), "fsdp", 4, free_port()), (str(run), "fsdp", 2, free_port()), (str(run), "ddp", 4, free_port())]
+    mp.spawn(_engine_worker, args=(2, str(fashion_folder), jobs), nprocs=2, join=True)
+    after_fsdp = json.loads((run / "files-after-2.json").read_text())
+    assert "checkpoint-last.dcp" in after_fsdp and "checkpoint-last.pth" not in after_fsdp
+    ref_l, run_l = _losses(ref), _losses(run)
+    assert [run_l[s] for s in (3, 4)] == pytest.approx([ref_l[s] for s in (3, 4)], rel=1e-5)
+    assert (run / "checkpoint-last.pth").exists() and not (run / "checkpoint-last.dcp").exists()
+    final = torch.load(ref / "checkpoint-final.pth", map_location="cpu", weights_only=False)
     assert final["manifest"]["step"] == 4 and "blocks.0.attn.qkv.weight" in final["model"]   # one file, full tensors

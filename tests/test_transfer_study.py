@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_main
 
 from transfer.studies import cells as cl
 from transfer.studies import study_runners as R
@@ -171,19 +172,18 @@ def test_failed_pretraining_blocks_its_transfers(tmp_path):
 @pytest.mark.slow
 @pytest.mark.detectron2
 @pytest.mark.mmseg
-def test_real_cells_at_a_micro_budget(tmp_path):
+def test_real_cells_at_a_micro_budget(tmp_path, capsys):
     """The real cells (scenes, the demo MAE resampled to the study's patch and grid, three transfers at the recipe's
-    lr) at a micro budget, one seed, one arm; the other arms' starting points are checked by
-    test_scratch_and_in_domain_arms, the lr choice by the tests with fake cells."""
+    lr) at a micro budget, one seed, one arm, in the study's process (--in-process; the subprocess scheduler is
+    tested with fake cells); the other arms' starting points are checked by test_scratch_and_in_domain_arms, the lr
+    choice by the tests with fake cells."""
     pytest.importorskip("detectron2")
     pytest.importorskip("mmseg")
     out = tmp_path / "study"
-    cmd = [sys.executable, str(REPO / "tools" / "transfer_study.py"), "--output-dir", str(out), "--seeds", "1",
-           "--num-train", "8", "--num-val", "4", "--size", "64", "--pretrain-steps", "2", "--pretrain-batch", "4",
-           "--demo-steps", "2", "--coco-iters", "3", "--ade-iters", "2", "--ft-steps", "2", "--ft-batch", "8",
-           "--ft-size", "32", "--arms", "mae_demo", "--lrs", "recipe"]
-    r = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
-                       timeout=1800, check=False)
+    r = run_main(capsys, ts.main, "--output-dir", out, "--seeds", "1", "--num-train", "8", "--num-val", "4",
+                 "--size", "64", "--pretrain-steps", "2", "--pretrain-batch", "4", "--demo-steps", "2",
+                 "--coco-iters", "3", "--ade-iters", "2", "--ft-steps", "2", "--ft-batch", "8", "--ft-size", "32",
+                 "--arms", "mae_demo", "--lrs", "recipe", "--in-process")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads((out / "transfer_study.json").read_text())
     assert {(c["task"], c["metric"]) for c in res["cells"]} == {
@@ -220,3 +220,24 @@ def test_scratch_and_in_domain_arms(tmp_path):
     assert sd[0]["pos_embed"].shape[1] == 1 + 8 * 8
     assert torch.equal(sd[0]["blocks.0.attn.qkv.weight"], sd[1]["blocks.0.attn.qkv.weight"])
     assert not torch.equal(sd[0]["blocks.0.attn.qkv.weight"], sd[2]["blocks.0.attn.qkv.weight"])
+
+
+def test_in_process_cells_run_in_order_and_a_failure_blocks_its_dependents(tmp_path):
+    ran = []
+
+    def run(name):
+        ran.append(name)
+        if name == "b":
+            raise RuntimeError("boom in b")
+        cl.write_atomic(cl.cell_dir(tmp_path, name) / "result.json", {"cell": name})
+
+    def no_subprocess(name):
+        raise AssertionError(f"cell {name} started as a subprocess")
+    todo = [("a", None), ("b", "a"), ("c", ("a", "b")), ("d", "a")]
+    state = cl.schedule(tmp_path, todo, no_subprocess, run_here=run)
+    assert state == {"a": "done", "b": "failed", "c": "blocked", "d": "done"} and ran == ["a", "b", "d"]
+    assert "boom in b" in (cl.cell_dir(tmp_path, "b") / "log.txt").read_text()      # the cell's own log
+    again = cl.schedule(tmp_path, todo, no_subprocess, run_here=run)
+    assert again == {"a": "skipped", "b": "failed", "c": "blocked", "d": "skipped"} and ran == ["a", "b", "d", "b"]
+    with pytest.raises(ValueError, match="comes before"):
+        cl.schedule(tmp_path / "x", [("late", "early"), ("early", None)], no_subprocess, run_here=run)

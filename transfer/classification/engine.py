@@ -24,7 +24,7 @@ from mae_core.engine.schedule import WarmupCosine
 from .common import EpochData, ShardEpochData
 from .config import RunConfig
 from .distributed import all_reduce_sum
-from .metrics import confusion_matrix, summarize, topk_correct
+from .metrics import add_to_confusion, summarize, topk_correct
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def evaluate(model: nn.Module, loader, device: torch.device, num_classes: int,
             raise ValueError(f"evaluation label {int(y.max())} outside 0..{num_classes - 1}")
         with autocast(device, precision):
             logits = model(x).float()
-        cm += confusion_matrix(logits.argmax(1), y, num_classes)
+        add_to_confusion(cm, logits.argmax(1), y)
         counts[0] += topk_correct(logits, y, (5,))[0]
         counts[1] += F.cross_entropy(logits, y, reduction="sum").item()
     all_reduce_sum(cm)

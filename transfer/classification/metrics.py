@@ -18,10 +18,19 @@ def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...]
     return [int(hit[:, : min(k, kmax)].any(1).sum()) for k in ks]
 
 
+def add_to_confusion(cm: torch.Tensor, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Adds a batch to the [C, C] int64 counts `cm` in place (rows = true class, columns = predicted class) -> cm.
+    In place: a new [C, C] per batch would be 530 MB at iNat 2018's 8142 classes."""
+    c = cm.shape[0]
+    idx = target.long() * c + pred.long()
+    cm.view(-1).index_add_(0, idx, torch.ones_like(idx))
+    return cm
+
+
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
     """[C, C] int64 counts, rows = true class, columns = predicted class."""
-    idx = target.long() * num_classes + pred.long()
-    return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    cm = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=pred.device)
+    return add_to_confusion(cm, pred, target)
 
 
 def summarize(confusion: torch.Tensor, top5_correct: int, loss_sum: float) -> dict:
@@ -35,19 +44,35 @@ def summarize(confusion: torch.Tensor, top5_correct: int, loss_sum: float) -> di
             "per_class": [None if np.isnan(v) else round(100.0 * v, 4) for v in per_class.tolist()]}
 
 
+DENSE_CONFUSION_MAX = 1000    # classes; above it a dense matrix is too big a file (iNat 2018: 8142^2 cells, 530 MB)
+
+
+def save_confusion(out: Path, confusion: torch.Tensor, classes: list[str] | None = None) -> Path:
+    """Up to DENSE_CONFUSION_MAX classes: ``confusion.npy`` [C, C] and ``confusion.csv`` (class names as header,
+    rows = true class); above: ``confusion_sparse.npz`` with the non-zero cells (``true``, ``pred``, ``count``),
+    ``num_classes`` and ``classes``. -> the file written."""
+    cm = confusion.cpu().numpy().astype(np.int64)
+    names = classes or [str(i) for i in range(len(cm))]
+    if len(cm) > DENSE_CONFUSION_MAX:
+        true, pred = np.nonzero(cm)
+        np.savez_compressed(out / "confusion_sparse.npz", true=true, pred=pred, count=cm[true, pred],
+                            num_classes=len(cm), classes=np.array(names))
+        return out / "confusion_sparse.npz"
+    np.save(out / "confusion.npy", cm)
+    with open(out / "confusion.csv", "w") as f:
+        f.write("true\\pred," + ",".join(n.replace(",", " ") for n in names) + "\n")
+        for name_, row in zip(names, cm):
+            f.write(name_.replace(",", " ") + "," + ",".join(map(str, row)) + "\n")
+    return out / "confusion.npy"
+
+
 def save_metrics(out_dir: str | os.PathLike, metrics: dict, confusion: torch.Tensor | None = None,
                  classes: list[str] | None = None, name: str = "metrics") -> Path:
-    """Writes ``{name}.json`` with where it was measured (``machine``: commit, CPU, load) (+ ``confusion.npy`` and
-    ``confusion.csv`` with class names as header)."""
+    """Writes ``{name}.json`` with where it was measured (``machine``: commit, CPU, load) and the confusion matrix
+    (:func:`save_confusion`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if confusion is not None:
-        cm = confusion.cpu().numpy().astype(np.int64)
-        np.save(out / "confusion.npy", cm)
-        names = classes or [str(i) for i in range(len(cm))]
-        with open(out / "confusion.csv", "w") as f:
-            f.write("true\\pred," + ",".join(n.replace(",", " ") for n in names) + "\n")
-            for name_, row in zip(names, cm):
-                f.write(name_.replace(",", " ") + "," + ",".join(map(str, row)) + "\n")
+        save_confusion(out, confusion, classes)
     from mae_core.engine.metrics_log import run_context
     return atomic_write_json({**metrics, "machine": run_context()}, out / f"{name}.json")

@@ -2,10 +2,12 @@
 own folder ``OUT/cells/<name>/``, a ``result.json`` written atomically when it finishes, a rerun that skips finished
 cells (an unfinished one resumes from its folder: the trainers resume from their checkpoints), and a scheduler that
 runs cells as subprocesses once the cells they wait for are done: one per GPU in parallel
-(``CUDA_VISIBLE_DEVICES``) when several GPUs are visible, one at a time otherwise.
+(``CUDA_VISIBLE_DEVICES``) when several GPUs are visible, one at a time otherwise; or, with a study's
+``--in-process``, one after another in the study's own process (a debugger sees every cell; no process start-ups).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -79,17 +81,51 @@ def _deps(dep) -> tuple[str, ...]:
     return (dep,) if isinstance(dep, str) else tuple(dep)
 
 
+def _run_here(out: Path, todo: list[tuple[str, object]], run: Callable[[str], object],
+              state: dict[str, str]) -> dict[str, str]:
+    """Every cell of `todo` not in `state` in this process, in order (a cell comes after those it waits for); its log
+    records also go to ``OUT/cells/<name>/log.txt``; a cell that raises is 'failed' (traceback logged)."""
+    for name, dep in todo:
+        if name in state:
+            continue
+        deps = _deps(dep)
+        if any(state.get(d) in ("failed", "blocked") for d in deps):
+            state[name] = "blocked"
+            continue
+        if any(state.get(d) not in ("done", "skipped") for d in deps):
+            raise ValueError(f"cell {name} comes before the cells it waits for: {deps}")
+        d = cell_dir(out, name)
+        d.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(d / "log.txt")
+        logging.getLogger().addHandler(handler)
+        logger.info("cell %s: started in this process (log %s)", name, d / "log.txt")
+        try:
+            run(name)
+            state[name] = "done" if (d / "result.json").exists() else "failed"
+        except Exception:  # noqa: BLE001 - a cell's failure blocks its dependents, not the study
+            logger.exception("cell %s: failed", name)
+            state[name] = "failed"
+        finally:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+        logger.info("cell %s: %s", name, state[name])
+    return state
+
+
 def schedule(out: Path, todo: list[tuple[str, object]], command: Callable[[str], list[str]], gpus: int = 0,
-             poll_s: float = 1.0) -> dict[str, str]:
+             poll_s: float = 1.0, run_here: Callable[[str], object] | None = None) -> dict[str, str]:
     """Runs every unfinished cell of `todo` ((name, the cell or cells it waits for)) as ``command(name)`` in a
-    subprocess (log in ``OUT/cells/<name>/log.txt``), at most one per GPU at a time (one at a time without GPUs)
-    -> {cell: 'skipped' | 'done' | 'failed' | 'blocked'}; a cell whose dependency failed is 'blocked'."""
+    subprocess (log in ``OUT/cells/<name>/log.txt``), at most one per GPU at a time (one at a time without GPUs), or
+    as ``run_here(name)`` in this process when given -> {cell: 'skipped' | 'done' | 'failed' | 'blocked'}; a cell
+    whose dependency failed is 'blocked'."""
     out = Path(out)
     state: dict[str, str] = {}
     for name, _ in todo:
         if (cell_dir(out, name) / "result.json").exists():
             state[name] = "skipped"
             logger.info("cell %s: result exists, skipped", name)
+    if run_here is not None:
+        return _run_here(out, todo, run_here, state)
     slots: list[int | None] = list(range(gpus)) or [None]
     running: dict[str, tuple[subprocess.Popen, int | None, object]] = {}
     env_base = dict(os.environ)
@@ -134,6 +170,14 @@ def gpu_count() -> int:
         return torch.cuda.device_count()
     except Exception:  # noqa: BLE001 - no usable torch.cuda: CPU only
         return 0
+
+
+def add_cell_flags(parser) -> None:
+    """The flags of a study's cells: ``--in-process`` and the hidden ``--run-cell NAME`` of a cell's subprocess."""
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the cells one after another in this process instead of one subprocess each "
+                             "(a debugger sees them; no GPU fan-out)")
+    parser.add_argument("--run-cell", help=argparse.SUPPRESS)
 
 
 def study_start(argv: list[str] | None, parser, run_cell: Callable) -> tuple[list[str], object, Path] | None:

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ade-config", default=str(shipped_config("ade20k/smoke.py")))
     p.add_argument("--with-scratch", action="store_true",
                    help="also a row of the same encoder randomly initialised (no pretraining), transferred alike")
-    p.add_argument("--run-cell", help=argparse.SUPPRESS)
+    cells_lib.add_cell_flags(p)
     return p
 
 
@@ -198,7 +198,9 @@ def cell_command(argv: list[str], name: str) -> list[str]:
 def schedule(args, argv: list[str]) -> dict[str, str]:
     """Runs every unfinished cell (see :func:`transfer.studies.cells.schedule`)
     -> {cell: 'skipped' | 'done' | 'failed' | 'blocked'}."""
-    return cells_lib.schedule(Path(args.output_dir), cells(args), lambda name: cell_command(argv, name), _gpu_count())
+    here = (lambda name: run_cell(args, name)) if args.in_process else None
+    return cells_lib.schedule(Path(args.output_dir), cells(args), lambda name: cell_command(argv, name),
+                              0 if here else _gpu_count(), run_here=here)
 
 
 # ----------------------------------------------------------------------------------------------- table

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--publish", help="also write transfer_study.json / .md here (e.g. docs/results), without cells/")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: write the result files from the cells finished so far (a study run in parts)")
-    p.add_argument("--run-cell", help=argparse.SUPPRESS)
+    cells_lib.add_cell_flags(p)
     return p
 
 
@@ -142,8 +142,9 @@ def cell_command(argv: list[str], name: str) -> list[str]:
 
 def schedule(args, argv: list[str]) -> dict[str, str]:
     todo = [(name, spec["deps"]) for name, spec in cells(args).items()]
+    here = (lambda name: run_cell(args, name)) if args.in_process else None
     return cells_lib.schedule(Path(args.output_dir), todo, lambda name: cell_command(argv, name),
-                              cells_lib.gpu_count())
+                              0 if here else cells_lib.gpu_count(), run_here=here)
 
 
 def main(argv: list[str] | None = None) -> int:
