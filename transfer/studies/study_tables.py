@@ -105,8 +105,9 @@ def markdown(res: dict) -> str:
                  for task, ms in tasks.items() for metric, e in ms.items()]
         parts.append(markdown_table(dcols, drows, label="figure", label_header="figure",
                                     title=f"## {arm} - scratch, per seed"))
+    factor = (res.get("args") or {}).get("lr_factor", 3.0)
     lcols = [{"key": k, "name": n} for k, n in (("arm", "arm"), ("recipe_lr", "recipe lr"), ("recipe_score", "its score"),
-                                                ("large_lr", "large lr"), ("large_score", "its score"),
+                                                ("large_lr", f"recipe x {factor:g}"), ("large_score", "its score"),
                                                 ("chosen", "chosen"))]
     lrows = [{"task": r["task"], "arm": r["arm"], "chosen": r["chosen"],
               **{f"{lr}_{k}": "-" for lr in LRS for k in ("lr", "score")},

@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ft-steps", type=int, default=200)
     p.add_argument("--ft-batch", type=int, default=64)
     p.add_argument("--ft-size", type=int, help="classification input size (default: the config's)")
-    p.add_argument("--lr-factor", type=float, default=3.0, help="the larger lr = recipe lr x this")
+    p.add_argument("--lr-factor", type=float, default=3.0,
+                   help="the second lr ('large' in cell names) = recipe lr x this (below 1: a smaller one)")
     p.add_argument("--lrs", default=",".join(LRS),
                    help="the lrs the first seed runs for each (task, arm), the better kept for the other seeds: "
                         "recipe,large (default), or one of them (no choice: every seed runs at it)")
