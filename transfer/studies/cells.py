@@ -81,6 +81,14 @@ def _deps(dep) -> tuple[str, ...]:
     return (dep,) if isinstance(dep, str) else tuple(dep)
 
 
+def _readiness(dep, state: dict[str, str]) -> str:
+    """'blocked' (a cell it waits for failed or is blocked), 'wait' (one has not finished) or 'ready'."""
+    deps = _deps(dep)
+    if any(state.get(d) in ("failed", "blocked") for d in deps):
+        return "blocked"
+    return "wait" if any(state.get(d) not in ("done", "skipped") for d in deps) else "ready"
+
+
 def _run_here(out: Path, todo: list[tuple[str, object]], run: Callable[[str], object],
               state: dict[str, str]) -> dict[str, str]:
     """Every cell of `todo` not in `state` in this process, in order (a cell comes after those it waits for); its log
@@ -88,12 +96,12 @@ def _run_here(out: Path, todo: list[tuple[str, object]], run: Callable[[str], ob
     for name, dep in todo:
         if name in state:
             continue
-        deps = _deps(dep)
-        if any(state.get(d) in ("failed", "blocked") for d in deps):
+        ready = _readiness(dep, state)
+        if ready == "blocked":
             state[name] = "blocked"
             continue
-        if any(state.get(d) not in ("done", "skipped") for d in deps):
-            raise ValueError(f"cell {name} comes before the cells it waits for: {deps}")
+        if ready == "wait":
+            raise ValueError(f"cell {name} comes before the cells it waits for: {_deps(dep)}")
         d = cell_dir(out, name)
         d.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(d / "log.txt")
@@ -141,11 +149,11 @@ def schedule(out: Path, todo: list[tuple[str, object]], command: Callable[[str],
         for name, dep in todo:
             if name in state or name in running:
                 continue
-            deps = _deps(dep)
-            if any(state.get(d) in ("failed", "blocked") for d in deps):
+            ready = _readiness(dep, state)
+            if ready == "blocked":
                 state[name] = "blocked"
                 continue
-            if any(state.get(d) not in ("done", "skipped") for d in deps):
+            if ready == "wait":
                 continue
             if not slots:
                 break
