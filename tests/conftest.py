@@ -81,12 +81,13 @@ def run_main(capsys, main, *args: str):
     """A tool's ``main(argv)`` (all its script does) run in this process -> a CompletedProcess with its return code,
     stdout and stderr: no interpreter start and model-stack import per call. An exception that escapes the tool's
     error contract shows as a traceback in stderr with return code 1, as the script would print it."""
+    import logging
     import subprocess
     import sys
     import traceback
-    import logging
 
     from mae_core.cli import remove_logging
+    level = logging.getLogger().level
     capsys.readouterr()
     try:
         code = main([str(a) for a in args])
@@ -95,6 +96,6 @@ def run_main(capsys, main, *args: str):
         sys.stderr.write("Traceback (most recent call last):\n" + "".join(traceback.format_exception(e)))
     finally:
         remove_logging()                  # its handler writes to this test's captured stderr, closed after it
-        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger().setLevel(level)
     out = capsys.readouterr()
     return subprocess.CompletedProcess(list(args), code, out.out, out.err)

@@ -28,10 +28,6 @@ CONFIGS = sorted(p for p in (ROOT / "configs" / "classification").glob("*.py") i
 TRAIN_PER_CLASS, VAL_PER_CLASS, CLASSES, BATCH = 4, 2, 3, 8
 
 
-def _case(path: Path):
-    return pytest.param(path, id=path.name)
-
-
 def _save(path: Path, img: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(img).save(path)
@@ -122,7 +118,7 @@ def shrink(cfg, roots: dict[str, Path], tool: str) -> tuple[list[str], Path]:
     return ov, root
 
 
-@pytest.mark.parametrize("path", [_case(p) for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_classification_config_one_step_and_evaluation(path: Path, roots, tmp_path):
     overrides, root = shrink(runpy.run_path(str(path))["config"], roots, tool_of(path))
     cfg = load_config(path, overrides)

@@ -97,7 +97,8 @@ def test_unknown_strategy_and_mismatched_checkpoint_are_named(tmp_path):
 
 def _engine_worker(rank: int, world: int, data: str, jobs: list[tuple[str, str, int, int]]) -> None:
     """Runs the pretraining `jobs` ((output folder, strategy, steps, port)) one after the other in this rank; after
-    each, rank 0 writes the folder's file names to ``<folder>/files-after-<steps>.json``."""
+    each, rank 0 writes the folder's file names and whether it holds a sharded checkpoint folder to
+    ``<folder>/files-after-<steps>.json``."""
     from mae_core.config import load_config, shipped_config
     from mae_core.engine.trainer import pretrain
     torch.set_num_threads(1)
@@ -113,7 +114,8 @@ def _engine_worker(rank: int, world: int, data: str, jobs: list[tuple[str, str, 
             torch.distributed.destroy_process_group()
         if rank == 0:
             files = sorted(p.name for p in Path(out).iterdir())
-            (Path(out) / f"files-after-{steps}.json").write_text(json.dumps(files))
+            sharded = is_sharded_checkpoint(Path(out) / "checkpoint-last.dcp")
+            (Path(out) / f"files-after-{steps}.json").write_text(json.dumps({"files": files, "sharded": sharded}))
 
 
 def _losses(out: Path) -> dict[int, float]:
@@ -130,7 +132,7 @@ def test_engine_fsdp_run_resumes_under_ddp_with_the_same_next_losses(fashion_fol
     jobs = [(str(ref), "fsdp", 4, free_port()), (str(run), "fsdp", 2, free_port()), (str(run), "ddp", 4, free_port())]
     mp.spawn(_engine_worker, args=(2, str(fashion_folder), jobs), nprocs=2, join=True)
     after_fsdp = json.loads((run / "files-after-2.json").read_text())
-    assert "checkpoint-last.dcp" in after_fsdp and "checkpoint-last.pth" not in after_fsdp
+    assert after_fsdp["sharded"] and "checkpoint-last.pth" not in after_fsdp["files"]
     ref_l, run_l = _losses(ref), _losses(run)
     assert [run_l[s] for s in (3, 4)] == pytest.approx([ref_l[s] for s in (3, 4)], rel=1e-5)
     assert (run / "checkpoint-last.pth").exists() and not (run / "checkpoint-last.dcp").exists()

@@ -229,15 +229,19 @@ def test_in_process_cells_run_in_order_and_a_failure_blocks_its_dependents(tmp_p
         ran.append(name)
         if name == "b":
             raise RuntimeError("boom in b")
+        if name == "e":
+            raise SystemExit(2)                 # a tool's exit inside a cell fails that cell, not the study
         cl.write_atomic(cl.cell_dir(tmp_path, name) / "result.json", {"cell": name})
 
     def no_subprocess(name):
         raise AssertionError(f"cell {name} started as a subprocess")
-    todo = [("a", None), ("b", "a"), ("c", ("a", "b")), ("d", "a")]
+    todo = [("a", None), ("b", "a"), ("c", ("a", "b")), ("d", "a"), ("e", None), ("f", "e")]
     state = cl.schedule(tmp_path, todo, no_subprocess, run_here=run)
-    assert state == {"a": "done", "b": "failed", "c": "blocked", "d": "done"} and ran == ["a", "b", "d"]
+    assert state == {"a": "done", "b": "failed", "c": "blocked", "d": "done", "e": "failed", "f": "blocked"}
+    assert ran == ["a", "b", "d", "e"]
     assert "boom in b" in (cl.cell_dir(tmp_path, "b") / "log.txt").read_text()      # the cell's own log
     again = cl.schedule(tmp_path, todo, no_subprocess, run_here=run)
-    assert again == {"a": "skipped", "b": "failed", "c": "blocked", "d": "skipped"} and ran == ["a", "b", "d", "b"]
+    assert again == {"a": "skipped", "b": "failed", "c": "blocked", "d": "skipped", "e": "failed", "f": "blocked"}
+    assert ran == ["a", "b", "d", "e", "b", "e"]
     with pytest.raises(ValueError, match="comes before"):
         cl.schedule(tmp_path / "x", [("late", "early"), ("early", None)], no_subprocess, run_here=run)

@@ -92,7 +92,8 @@ def _readiness(dep, state: dict[str, str]) -> str:
 def _run_here(out: Path, todo: list[tuple[str, object]], run: Callable[[str], object],
               state: dict[str, str]) -> dict[str, str]:
     """Every cell of `todo` not in `state` in this process, in order (a cell comes after those it waits for); its log
-    records also go to ``OUT/cells/<name>/log.txt``; a cell that raises is 'failed' (traceback logged)."""
+    records also go to ``OUT/cells/<name>/log.txt``; a cell is 'done' when it wrote its result, else 'failed' (what it
+    raised, ``SystemExit`` included, is logged)."""
     for name, dep in todo:
         if name in state:
             continue
@@ -109,13 +110,12 @@ def _run_here(out: Path, todo: list[tuple[str, object]], run: Callable[[str], ob
         logger.info("cell %s: started in this process (log %s)", name, d / "log.txt")
         try:
             run(name)
-            state[name] = "done" if (d / "result.json").exists() else "failed"
-        except Exception:  # noqa: BLE001 - a cell's failure blocks its dependents, not the study
-            logger.exception("cell %s: failed", name)
-            state[name] = "failed"
+        except (Exception, SystemExit):  # as a cell subprocess that exits: its failure blocks its dependents only
+            logger.exception("cell %s: raised", name)
         finally:
             logging.getLogger().removeHandler(handler)
             handler.close()
+        state[name] = "done" if (d / "result.json").exists() else "failed"
         logger.info("cell %s: %s", name, state[name])
     return state
 

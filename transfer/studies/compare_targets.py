@@ -200,7 +200,7 @@ def schedule(args, argv: list[str]) -> dict[str, str]:
     -> {cell: 'skipped' | 'done' | 'failed' | 'blocked'}."""
     here = (lambda name: run_cell(args, name)) if args.in_process else None
     return cells_lib.schedule(Path(args.output_dir), cells(args), lambda name: cell_command(argv, name),
-                              0 if here else _gpu_count(), run_here=here)
+                              _gpu_count(), run_here=here)
 
 
 # ----------------------------------------------------------------------------------------------- table

@@ -145,7 +145,7 @@ def schedule(args, argv: list[str]) -> dict[str, str]:
     todo = [(name, spec["deps"]) for name, spec in cells(args).items()]
     here = (lambda name: run_cell(args, name)) if args.in_process else None
     return cells_lib.schedule(Path(args.output_dir), todo, lambda name: cell_command(argv, name),
-                              0 if here else cells_lib.gpu_count(), run_here=here)
+                              cells_lib.gpu_count(), run_here=here)
 
 
 def main(argv: list[str] | None = None) -> int:
