@@ -63,17 +63,42 @@ def test_grey_data_is_drawn_grey_and_colour_as_colour(tmp_path):
     assert Image.open(save_reconstruction_grid(model3, colour, MEAN * 3, STD * 3, tmp_path / "c.png")).mode == "RGB"
 
 
+def test_schedule_for_budget_shrinks_the_recipe_keeping_the_warmup_share():
+    from transfer.studies.demo import schedule_for_budget
+    s = schedule_for_budget(3, 1, steps_per_epoch=234, step_s=1.2, seconds=600)    # 600 * 0.9 / 1.2 = 450 steps
+    assert s["steps"] == 450 and s["epochs"] == pytest.approx(450 / 234)
+    assert s["warmup_epochs"] / s["epochs"] == pytest.approx(1 / 3)
+    assert schedule_for_budget(3, 1, 234, step_s=0.1, seconds=600)["steps"] == 702   # never longer than the recipe
+    assert schedule_for_budget(3, 1, 234, step_s=100.0, seconds=10)["steps"] == 1
+
+
 @pytest.mark.slow
-def test_demo_writes_reconstruction_metrics_and_a_grey_picture(tmp_path):
-    """A few steps of the demo on 1-channel Fashion-MNIST: metrics.json has reconstruction.psnr_db and
-    mean_fill_psnr_db, and vis/ pictures are grey ('L')."""
-    from transfer.studies.demo import run_demo
+def test_demo_fits_its_budget_writes_reconstruction_metrics_and_a_grey_picture(tmp_path, monkeypatch):
+    """A few steps of the demo on 1-channel Fashion-MNIST under a budget (the step time pinned to 1 s, 0.1 min:
+    a handful of steps): the run takes exactly the fitted steps of a fractional-epoch schedule, budget.json is
+    reused by a rerun; metrics.json has reconstruction.psnr_db and mean_fill_psnr_db; vis/ pictures are grey."""
+    from transfer.studies import demo
+    monkeypatch.setattr(demo, "time_pretrain_step", lambda cfg: 1.0)
     over = ["model.encoder=vit_micro_patch4", "model.in_chans=1", f"data.mean={MEAN}", f"data.std={STD}",
-            "model.decoder_embed_dim=32", "model.decoder_depth=1", "train.max_steps=3", "train.batch_size=16",
+            "model.decoder_embed_dim=32", "model.decoder_depth=1", "train.batch_size=16",
             "train.precision=fp32", "train.vis_every_steps=2", "data.num_workers=0"]
-    run_demo(str(shipped_config("pretrain/demo.py")), str(tmp_path), over, limit=100)
+    demo.run_demo(str(shipped_config("pretrain/demo.py")), str(tmp_path), over, limit=100, budget_minutes=0.1)
     m = json.loads((tmp_path / "metrics.json").read_text())
+    budget = m["budget"]
+    assert 1 <= budget["steps"] <= 5 and m["pretrain"]["step"] == budget["steps"]
+    assert budget["epochs"] == pytest.approx(budget["steps"] / (60000 // 16)) and budget["recipe_epochs"] == 3
     rec = m["reconstruction"]
     assert rec["psnr_db"] > 0 and rec["mean_fill_psnr_db"] > 0 and rec["images"] == 16
     pictures = sorted((tmp_path / "vis").glob("*.png"))
     assert len(pictures) >= 2 and all(Image.open(p).mode == "L" for p in pictures)
+    monkeypatch.setattr(demo, "time_pretrain_step", lambda cfg: pytest.fail("a rerun must reuse budget.json"))
+    cfg = load_config(shipped_config("pretrain/demo.py"), over)
+    assert demo.fit_to_budget(cfg, 0.1, tmp_path) == budget and cfg.train.epochs == budget["epochs"]
+
+
+def test_time_pretrain_step_times_the_configured_model():
+    from transfer.studies.demo import time_pretrain_step
+    cfg = load_config(shipped_config("pretrain/demo.py"), [
+        "model.encoder=vit_micro_patch4", "model.decoder_embed_dim=32", "model.decoder_depth=1",
+        "train.batch_size=4", "train.precision=fp32"])
+    assert 0 < time_pretrain_step(cfg, steps=2, warmup=1) < 60

@@ -156,6 +156,34 @@ def test_kill_then_resume_skips_finished_cells_and_keeps_the_lr_choice(tmp_path)
     assert "## mae_in_domain - scratch, per seed" in md and md in second.stdout
 
 
+SCHEDULER = r'''
+import logging, sys
+from pathlib import Path
+logging.basicConfig(level=logging.INFO)
+from transfer.studies import cells
+out = Path(sys.argv[1])
+cell = "import os, time; open(%r, 'w').write(str(os.getpid())); time.sleep(300)" % str(out / "cell.pid")
+cells.schedule(out, [("a", None)], lambda name: [sys.executable, "-c", cell], poll_s=0.1)
+'''
+
+
+def test_sigterm_to_the_scheduler_alone_stops_its_running_cell(tmp_path):
+    """`kill <study pid>` (not its process group) must not leave the running cell behind as an orphan."""
+    script = tmp_path / "scheduler.py"
+    script.write_text(SCHEDULER)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    pid_file, deadline = tmp_path / "cell.pid", time.time() + 120
+    while not (pid_file.exists() and pid_file.read_text()) and time.time() < deadline:
+        time.sleep(0.1)
+    cell_pid = int(pid_file.read_text())
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=90) == 128 + signal.SIGTERM
+    with pytest.raises(ProcessLookupError):
+        os.kill(cell_pid, 0)
+    assert "cell a: stopped with the study" in proc.stderr.read()
+    assert not (tmp_path / "cells" / "a" / "result.json").exists()
+
+
 def test_failed_pretraining_blocks_its_transfers(tmp_path):
     calls = []
 

@@ -85,7 +85,7 @@ class RunConfig:
 
 @dataclass
 class TrainConfig(RunConfig):
-    epochs: int = 800
+    epochs: float = 800                     # may be fractional: a schedule fitted to a time budget (the demo)
     batch_size: int = 64                    # per process
     accum_iter: int = 1
     seed: int = 0
@@ -103,6 +103,8 @@ class TrainConfig(RunConfig):
         super().validate()
         if self.sync_every < 1:
             raise ConfigError(f"train.sync_every must be >= 1, got {self.sync_every}")
+        if self.epochs <= 0:
+            raise ConfigError(f"train.epochs must be > 0, got {self.epochs}")
 
 
 @dataclass

@@ -333,7 +333,7 @@ class Pretrainer:
 
     def run(self) -> dict:
         t = self.cfg.train
-        total = t.epochs * self.steps_per_epoch
+        total = max(1, round(t.epochs * self.steps_per_epoch))
         if t.max_steps:
             total = min(total, t.max_steps)
         log = MetricLog(self.out, enabled=self.info.is_main)

@@ -80,7 +80,7 @@ class LinprobeConfig:
     warmup_epochs: float = 10.0
     fast_blrs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0)
     val_fraction: float = 0.1            # fast mode: held-out part of the training set that picks the lr
-    lbfgs_weight_decays: tuple[float, ...] = (1e-4, 1e-3, 1e-2)  # lbfgs mode: candidates, chosen like fast's lr
+    lbfgs_weight_decays: tuple[float, ...] = (1e-5, 1e-4, 1e-3, 1e-2)  # lbfgs mode: candidates, chosen like fast's lr
     lbfgs_max_iter: int = 100
     knn_k: int = 20
     knn_temperature: float = 0.07

@@ -39,7 +39,7 @@ class ProbeOptions:
     solver: str = "lbfgs"
     val_fraction: float = 0.1                    # held-out part of the training features choosing wd / lr
     seed: int = 0
-    weight_decays: tuple[float, ...] = (1e-4, 1e-3, 1e-2)   # lbfgs: candidates (L2 on the weight)
+    weight_decays: tuple[float, ...] = (1e-5, 1e-4, 1e-3, 1e-2)   # lbfgs: candidates (L2 on the weight)
     max_iter: int = 100                          # lbfgs: iterations of one fit
     blrs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0)   # fast: candidate lr = blr * batch / 256
     epochs: int = 90                             # fast

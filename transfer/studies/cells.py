@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -125,7 +126,7 @@ def schedule(out: Path, todo: list[tuple[str, object]], command: Callable[[str],
     """Runs every unfinished cell of `todo` ((name, the cell or cells it waits for)) as ``command(name)`` in a
     subprocess (log in ``OUT/cells/<name>/log.txt``), at most one per GPU at a time (one at a time without GPUs), or
     as ``run_here(name)`` in this process when given -> {cell: 'skipped' | 'done' | 'failed' | 'blocked'}; a cell
-    whose dependency failed is 'blocked'."""
+    whose dependency failed is 'blocked'. Stopping the scheduler (SIGTERM, Ctrl-C) stops its running cells."""
     out = Path(out)
     state: dict[str, str] = {}
     for name, _ in todo:
@@ -134,8 +135,45 @@ def schedule(out: Path, todo: list[tuple[str, object]], command: Callable[[str],
             logger.info("cell %s: result exists, skipped", name)
     if run_here is not None:
         return _run_here(out, todo, run_here, state)
-    slots: list[int | None] = list(range(gpus)) or [None]
     running: dict[str, tuple[subprocess.Popen, int | None, object]] = {}
+    previous = _exit_on_sigterm()
+    try:
+        return _run_subprocesses(out, todo, command, gpus, poll_s, state, running)
+    finally:   # a stop (SIGTERM, Ctrl-C, an error) ends the running cells too: none is left behind, orphaned
+        _stop_cells(running)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm():
+    """SIGTERM raises SystemExit in the scheduler (so its cells are stopped) -> the previous handler, or None when
+    this is not the main thread (no handler can be set there)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _stop_cells(running: dict, grace_s: float = 60.0) -> None:
+    """SIGTERM to every running cell (a pretraining checkpoints at its next step and exits), SIGKILL after
+    `grace_s`; the cells' results stay unwritten, so a rerun runs them again (resuming their own checkpoints)."""
+    for name, (proc, _, log) in running.items():
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            logger.info("cell %s: stopped with the study", name)
+        log.close()
+    running.clear()
+
+
+def _run_subprocesses(out: Path, todo, command, gpus: int, poll_s: float, state: dict, running: dict) -> dict:
+    slots: list[int | None] = list(range(gpus)) or [None]
     env_base = dict(os.environ)
     while True:
         for name, (proc, slot, log) in list(running.items()):

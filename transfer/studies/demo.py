@@ -22,10 +22,13 @@ from transfer.studies.probe_eval import evaluate_encoder, evaluate_raw_pixels, f
 logger = logging.getLogger(__name__)
 
 
-def run_demo(config: str, output_dir: str, overrides: Overrides = None, limit: int = 0) -> dict:
+def run_demo(config: str, output_dir: str, overrides: Overrides = None, limit: int = 0,
+             budget_minutes: float = 0.0) -> dict:
+    """Pretrains (within ``budget_minutes`` of wall clock when > 0, see :func:`fit_to_budget`), probes, draws."""
     cfg = load_config(config, overrides)
     before = run_context()
     t0 = time.time()
+    budget = fit_to_budget(cfg, budget_minutes, Path(output_dir)) if budget_minutes > 0 else None
     pre = pretrain(cfg, output_dir)
     pretrain_s = time.time() - t0
     mode = "L" if cfg.model.in_chans == 1 else "RGB"
@@ -38,12 +41,79 @@ def run_demo(config: str, output_dir: str, overrides: Overrides = None, limit: i
     rand = evaluate_encoder(random_enc, train_loader, test_loader, bf16)
     pixels = evaluate_raw_pixels(limit)
     recon = demo_reconstruction(cfg, pre["checkpoint"], Path(output_dir) / "vis" / "test_split.png")
-    result = {"pretrain": pre, "pretrain_minutes": round(pretrain_s / 60, 2), "mae_encoder": mae,
+    result = {"pretrain": pre, "pretrain_minutes": round(pretrain_s / 60, 2), "budget": budget, "mae_encoder": mae,
               "random_encoder": rand, "raw_pixels": pixels, "reconstruction": recon,
               "output_dir": str(Path(output_dir).resolve()), "machine": before,
               "loadavg_after": run_context()["loadavg"]}
     write_metrics(output_dir, result)
     return result
+
+
+def schedule_for_budget(recipe_epochs: float, warmup_epochs: float, steps_per_epoch: int, step_s: float,
+                        seconds: float, margin: float = 0.8) -> dict:
+    """The recipe's schedule shrunk to fit `seconds` of training at `step_s` per step (times `margin`: the data
+    loader, checkpoints and pictures made the loop 10-20% slower than the timed step), never longer than the
+    recipe; warmup keeps its share of the schedule. -> {"steps", "epochs", "warmup_epochs"}."""
+    recipe_steps = round(recipe_epochs * steps_per_epoch)
+    steps = max(1, min(recipe_steps, int(seconds * margin / step_s)))
+    epochs = steps / steps_per_epoch
+    return {"steps": steps, "epochs": epochs, "warmup_epochs": warmup_epochs * epochs / recipe_epochs}
+
+
+def time_pretrain_step(cfg, steps: int = 6, warmup: int = 2) -> float:
+    """Seconds per pretraining step of `cfg`'s model, batch and resolved precision on this machine (random images)."""
+    from mae_core.engine.run_state import autocast, resolve_precision
+    from mae_core.engine.trainer import build_mae, build_optimizer
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    device = torch.device("cuda" if cfg.train.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    model = build_mae(cfg.model).to(device)
+    opt = build_optimizer(model, cfg.optim.weight_decay, 1e-4, tuple(cfg.optim.betas))
+    imgs = torch.randn(cfg.train.batch_size, cfg.model.in_chans, cfg.model.img_size, cfg.model.img_size,
+                       device=device)
+    amp = autocast(device, resolve_precision(cfg.train.precision, device))
+    for i in range(warmup + steps):
+        if i == warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        with amp:
+            loss = model(imgs)[0]
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / steps
+
+
+def fit_to_budget(cfg, minutes: float, out: Path) -> dict:
+    """Fits `cfg`'s schedule (in place) to `minutes` of pretraining on this machine: times the step, shrinks epochs
+    and warmup (:func:`schedule_for_budget`) and sets ``train.time_limit_min`` to what is left as a hard stop. The
+    calibration counts in the budget. A rerun in the same folder (a resume) reuses the schedule in budget.json."""
+    from mae_core.checkpoint.atomic import atomic_write_json
+    from mae_core.engine.trainer import build_pretrain_dataset
+    path = out / "budget.json"
+    if path.exists():
+        fitted = json.loads(path.read_text())
+        logger.info("pretraining budget: reusing %s (%d steps)", path, fitted["steps"])
+    else:
+        t0 = time.time()
+        steps_per_epoch = len(build_pretrain_dataset(cfg)) // cfg.train.batch_size
+        step_s = time_pretrain_step(cfg)
+        calibration_s = time.time() - t0
+        fitted = {"minutes": minutes, "step_s": round(step_s, 4), "calibration_s": round(calibration_s, 1),
+                  "recipe_epochs": cfg.train.epochs, "recipe_warmup_epochs": cfg.optim.warmup_epochs,
+                  **schedule_for_budget(cfg.train.epochs, cfg.optim.warmup_epochs, steps_per_epoch, step_s,
+                                        60 * minutes - calibration_s)}
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(fitted, path)
+        logger.info("pretraining budget %.1f min: %.3f s per step here -> %d steps (%.2f epochs, warmup %.2f; the "
+                    "recipe: %s epochs)", minutes, step_s, fitted["steps"], fitted["epochs"], fitted["warmup_epochs"],
+                    cfg.train.epochs)
+    cfg.train.epochs, cfg.optim.warmup_epochs = fitted["epochs"], fitted["warmup_epochs"]
+    cfg.train.time_limit_min = max(minutes - fitted["calibration_s"] / 60, 1e-3)
+    return fitted
 
 
 def demo_reconstruction(cfg, checkpoint: str, path: Path, n: int = 16) -> dict:
@@ -97,10 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=str(shipped_config("pretrain/demo.py")))
     p.add_argument("--output-dir", default="runs/demo")
     p.add_argument("--limit", type=int, default=0, help="use only the first N images of each split for evaluation")
+    p.add_argument("--budget-minutes", type=float, default=10.0,
+                   help="fit the pretraining schedule to this many minutes on this machine (0 = the config's epochs)")
     p.add_argument("overrides", nargs="*", default=[], help="config overrides, key=value (typed)")
     args = p.parse_args(argv)
     setup_logging()
-    r = run_demo(args.config, args.output_dir, parse_overrides(args.overrides), args.limit)
+    r = run_demo(args.config, args.output_dir, parse_overrides(args.overrides), args.limit, args.budget_minutes)
     print_table(r)
     print(json.dumps({k: r[k] for k in ("mae_encoder", "random_encoder", "raw_pixels")}))
     return 0
