@@ -59,7 +59,7 @@ def test_every_tool_is_a_thin_wrapper_of_a_library_main_and_a_console_script():
 # ---- one override grammar, the same malformed inputs on the three kinds of config ----
 
 def _dataclass_cfg():
-    return load_config(shipped_config("pretrain/smoke.py")), "train.epochs", "train.epochz"
+    return load_config(shipped_config("pretrain/smoke.py")), "train.batch_size", "train.batch_sise"
 
 
 def _lazy_cfg():

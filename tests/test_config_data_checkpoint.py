@@ -34,8 +34,13 @@ def test_overrides_are_typed_and_unknown_keys_named():
     assert cfg.train.epochs == 3 and cfg.optim.betas == (0.9, 0.99) and cfg.train.batch_size == 8
     with pytest.raises(ConfigError, match=r"unknown config key 'train.epoch'.*train.epochs"):
         apply_overrides(cfg, ["train.epoch=3"])
-    with pytest.raises(ConfigError, match="train.epochs: expected int"):
-        apply_overrides(cfg, ["train.epochs=three"])
+    with pytest.raises(ConfigError, match="train.batch_size: expected int"):
+        apply_overrides(cfg, ["train.batch_size=three"])
+    apply_overrides(cfg, ["train.epochs=1.5"])                            # fractional epochs (a budget-fitted schedule)
+    assert cfg.train.epochs == 1.5
+    with pytest.raises(ConfigError, match="train.epochs must be > 0"):
+        apply_overrides(cfg, ["train.epochs=0"])
+        cfg.validate()
     with pytest.raises(ConfigError, match="decoder_num_heads"):
         load_config("configs/pretrain/demo.py", ["model.decoder_embed_dim=100", "model.decoder_num_heads=16"])
     with pytest.raises(ConfigError, match="grid masking"):

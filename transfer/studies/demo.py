@@ -43,7 +43,7 @@ def run_demo(config: str, output_dir: str, overrides: Overrides = None, limit: i
     recon = demo_reconstruction(cfg, pre["checkpoint"], Path(output_dir) / "vis" / "test_split.png")
     result = {"pretrain": pre, "pretrain_minutes": round(pretrain_s / 60, 2), "budget": budget, "mae_encoder": mae,
               "random_encoder": rand, "raw_pixels": pixels, "reconstruction": recon,
-              "output_dir": str(Path(output_dir).resolve()), "machine": before,
+              "output_dir": str(output_dir), "machine": before,
               "loadavg_after": run_context()["loadavg"]}
     write_metrics(output_dir, result)
     return result
@@ -148,6 +148,10 @@ def encoder_kwargs(model: VisionTransformer) -> dict:
 def print_table(r: dict) -> None:
     print(f"\nFashion-MNIST test split, frozen features (pretraining: {r['pretrain']['step']} steps, "
           f"{r['pretrain_minutes']} min)")
+    if r.get("budget"):
+        b = r["budget"]
+        print(f"(a {b['minutes']:g}-minute budget: {b['step_s']:.3f} s per step timed here -> {b['steps']} steps, "
+              f"{b['epochs']:.2f} of the recipe's {b['recipe_epochs']:g} epochs)")
     print(f"{'features':<28}{'linear probe':>14}{'k-NN (k=20)':>14}")
     for name, key in (("MAE encoder", "mae_encoder"), ("random encoder", "random_encoder")):
         for pool in ("cls", "avg"):
@@ -157,7 +161,8 @@ def print_table(r: dict) -> None:
     rec = r["reconstruction"]
     print(f"\nreconstruction of masked patches ({rec['picture']}): PSNR {rec['psnr_db']:.2f} dB vs mean fill "
           f"{rec['mean_fill_psnr_db']:.2f} dB ({rec['mean_fill']})")
-    print(f"\noutputs (checkpoints, reconstructions in vis/, log.jsonl, tensorboard/, metrics.json): {r['output_dir']}")
+    print(f"\noutputs (checkpoints, reconstructions in vis/, log.jsonl, tensorboard/, metrics.json): "
+          f"{Path(r['output_dir']).resolve()}")
 
 
 @tool_main
