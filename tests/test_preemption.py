@@ -29,12 +29,14 @@ def losses(out: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in rows if "seconds" not in r}   # step records (not epoch summaries)
 
 
-def signal_when_logged(proc: subprocess.Popen, log: Path, sig: int, lines: int = 2, timeout: float = 240) -> None:
-    """Sends `sig` once `log` has `lines` lines (training is under way), or fails."""
+def signal_when_logged(proc: subprocess.Popen, log: Path, sig: int, lines: int = 2, timeout: float = 240,
+                       group: bool = False) -> None:
+    """Sends `sig` (to the process, or its whole process group) once `log` has `lines` lines (training is under
+    way), or fails."""
     end = time.time() + timeout
     while time.time() < end and proc.poll() is None:
         if log.exists() and len(log.read_text().splitlines()) >= lines:
-            proc.send_signal(sig)
+            os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
             return
         time.sleep(0.02)
     proc.kill()
@@ -42,12 +44,15 @@ def signal_when_logged(proc: subprocess.Popen, log: Path, sig: int, lines: int =
 
 
 def test_sigterm_to_the_pretrain_tool_checkpoints_and_the_rerun_continues(fashion_folder, tmp_path):
+    """SIGTERM to the whole process group, as SLURM or `kill -- -PGID` sends it: the DataLoader worker gets it too
+    and must leave the stop to the trainer (which then checkpoints), not die and take the trainer down."""
     out = tmp_path / "run"
     args = ["train.epochs=400", "train.max_steps=2000"]   # far more steps than it will take before the signal
     proc = subprocess.Popen([sys.executable, str(ROOT / "tools/pretrain.py"), "--config", str(SMOKE), "--data-path",
                              str(fashion_folder), "--output-dir", str(out), "train.log_every=1", "train.batch_size=4",
-                             "train.vis_every_steps=0", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    signal_when_logged(proc, out / "log.jsonl", signal.SIGTERM)
+                             "train.vis_every_steps=0", "data.num_workers=1", *args], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    signal_when_logged(proc, out / "log.jsonl", signal.SIGTERM, group=True)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == EXIT_PREEMPTED, err[-3000:]
     k = torch.load(out / "checkpoint-last.pth", weights_only=False)["step"]

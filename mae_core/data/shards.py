@@ -31,6 +31,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from mae_core.data.datasets import DataError
+from mae_core.data.workers import ignore_stop_signals
 
 logger = logging.getLogger(__name__)
 INDEX = "index.json"
@@ -333,7 +334,7 @@ class ShardDataset(IterableDataset):
         self.chunk = batch_size
         self.first_worker, self.worker_skip = resume_plan(counts, batch_size, skip)
         loader = DataLoader(self, batch_size=None, num_workers=num_workers, pin_memory=pin_memory,
-                            persistent_workers=False)
+                            persistent_workers=False, worker_init_fn=ignore_stop_signals)
         it = iter(loader)
         try:
             yield from it

@@ -16,6 +16,7 @@ import torch
 
 from mae_core.checkpoint.io import CheckpointMismatchError, read_checkpoint
 from mae_core.config import ConfigError
+from mae_core.data.workers import STOP_SIGNALS
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ LAST, PREV = "checkpoint-last.pth", "checkpoint-prev.pth"
 EXIT_PREEMPTED = 75          # sysexits.h EX_TEMPFAIL: "try again later"; the requeued run resumes
 PRECISIONS = ("auto", "fp32", "bf16")
 # signals that ask a trainer to checkpoint and leave; the SLURM launcher adds submitit's signal (SIGUSR2)
-PREEMPT_SIGNALS: list[int] = [signal.SIGTERM, signal.SIGUSR1]
+PREEMPT_SIGNALS = STOP_SIGNALS   # one list: the DataLoader workers ignore what the trainer handles
 
 
 class NonFiniteLossError(RuntimeError):

@@ -36,6 +36,7 @@ from mae_core.data.datasets import (
 from mae_core.data.decode import build_bytes_transform, first_readable
 from mae_core.data.shards import ShardDataset, is_shard_source
 from mae_core.data.transforms import build_pretrain_transform
+from mae_core.data.workers import ignore_stop_signals
 from mae_core.engine.distributed import DistInfo, all_reduce_mean, any_true, init_distributed
 from mae_core.engine.lr_decay import param_groups_lrd
 from mae_core.engine.metrics_log import MetricLog, write_metrics
@@ -328,6 +329,7 @@ class Pretrainer:
         sampler = SkipSampler(self.sampler, skip_batches * self.cfg.train.batch_size)
         return DataLoader(self.dataset, batch_size=self.cfg.train.batch_size, sampler=sampler, drop_last=True,
                           num_workers=self.cfg.data.num_workers, pin_memory=self.info.device.type == "cuda",
+                          worker_init_fn=ignore_stop_signals,
                           generator=torch.Generator().manual_seed(self.cfg.train.seed * 7919 + epoch),
                           persistent_workers=False)
 

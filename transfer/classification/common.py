@@ -14,6 +14,7 @@ from torchvision import transforms as T
 from mae_core.checkpoint.io import CheckpointMismatchError, atomic_save, load_weights, package_versions, read_checkpoint
 from mae_core.config import to_dict
 from mae_core.data.datasets import DataError, SeededDataset
+from mae_core.data.workers import ignore_stop_signals
 from mae_core.engine.run_state import LAST, PREV, resume_checkpoint, rng_state, run_info, set_rng_state
 from mae_core.engine.strategy import is_fully_sharded, load_optimizer_state, load_training_state, training_state
 from mae_core.engine.trainer import SkipSampler
@@ -135,6 +136,7 @@ class EpochData:
         self.sampler.set_epoch(epoch)
         self.dataset.set_epoch(epoch)
         return DataLoader(self.dataset, batch_size=self.batch_size, drop_last=True, num_workers=self.workers,
+                          worker_init_fn=ignore_stop_signals,
                           sampler=SkipSampler(self.sampler, skip_batches * self.batch_size),
                           pin_memory=torch.cuda.is_available(),
                           generator=torch.Generator().manual_seed(self.seed * 7919 + epoch))
