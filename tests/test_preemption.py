@@ -66,6 +66,41 @@ def test_sigterm_to_the_pretrain_tool_checkpoints_and_the_rerun_continues(fashio
         assert a[s] == pytest.approx(b[s], rel=1e-6, abs=1e-7), s
 
 
+WORKERS_LEFT_AT_EXIT = """
+import sys
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from mae_core.data.workers import ignore_stop_signals
+loader = DataLoader(TensorDataset(torch.arange(64.)), batch_size=4, num_workers=1, worker_init_fn=ignore_stop_signals)
+it = iter(loader)
+next(it)
+print(it._workers[0].pid, flush=True)
+sys.stdin.readline()                     # the test has sent SIGTERM to the worker
+print(sum(len(b[0]) for b in it), flush=True)   # the worker still serves the other 15 batches
+it = iter(loader)
+next(it)
+held = [it]
+held.append(held)   # this iterator's worker lives until the interpreter exits, as one held in a reference cycle
+"""
+
+
+def test_the_workers_ignore_others_stop_signals_and_the_trainer_still_exits():
+    """A worker ignores SIGTERM from anyone but its trainer (the trainer checkpoints, then ends it). From the trainer
+    it must not: multiprocessing terminates its daemon workers at interpreter exit and joins them, so a worker
+    ignoring that SIGTERM hangs the exit (it hung a CI run after the whole suite had passed)."""
+    proc = subprocess.Popen([sys.executable, "-c", WORKERS_LEFT_AT_EXIT], cwd=ROOT, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = int(proc.stdout.readline())
+    os.kill(worker, signal.SIGTERM)
+    time.sleep(0.5)
+    try:
+        out, err = proc.communicate("go\n", timeout=90)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    assert out.split() == ["60"]
+
+
 def test_sigusr1_to_a_finetune_run_checkpoints_and_resumes(tmp_path):
     from mae_core.data.datasets import FASHION_MNIST_CLASSES, read_fashion_mnist
     from transfer.classification.finetune import run_finetune
