@@ -207,3 +207,20 @@ def test_checkpoint_prev_is_kept_one_save_behind(fashion_folder, tmp_path):
     prev = torch.load(tmp_path / "checkpoint-prev.pth", weights_only=False)
     assert (last["step"], prev["step"]) == (5, 4)
     assert not list(tmp_path.glob(".*.tmp"))                      # no temporary file left behind
+
+
+@pytest.mark.slow
+def test_a_compiled_step_in_the_cuda_graph_mode_trains_as_the_eager_one(fashion_folder, tmp_path):
+    """train.compile=true with train.compile_mode=reduce-overhead (CUDA graphs on a GPU; on this CPU torch.compile
+    runs without graphs, through the same loop: each step marked, the accumulated micro-batch losses copied out)."""
+    from mae_core.config import ConfigError
+    with pytest.raises(ConfigError, match="train.compile_mode='fast' is not one of default, reduce-overhead"):
+        smoke_cfg(fashion_folder, "train.compile_mode=fast")
+    runs = {}
+    for mode in ("eager", "reduce-overhead"):
+        extra = [] if mode == "eager" else ["train.compile=true", f"train.compile_mode={mode}"]
+        pretrain(smoke_cfg(fashion_folder, "train.batch_size=4", "train.accum_iter=2", "train.max_steps=3",
+                           "train.log_every=1", *extra), tmp_path / mode)
+        runs[mode] = logged_losses(tmp_path / mode)
+    assert len(runs["eager"]) == 3
+    assert runs["reduce-overhead"] == pytest.approx(runs["eager"], rel=1e-3)

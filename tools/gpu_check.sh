@@ -1,65 +1,109 @@
 #!/usr/bin/env bash
-# One prepared pass over the GPU paths (run by hand on a CUDA machine; not part of the CPU test suite):
-# bf16 autocast + SDPA flash attention, the pretraining engine under torchrun/NCCL, throughput vs the baseline,
-# and model FLOP utilisation on ViT-L. Results go to ${OUT:-runs/gpu_check}.
-set -euo pipefail
+# One prepared pass over the GPU paths, run by hand on a CUDA machine (never part of the CPU test suite), within a
+# time budget: sections run in order of importance, each capped by what is left, so a short lease still returns the
+# first ones. Results (few files) go to $OUT; images, shards and runs to $SCRATCH.
+#   OUT=runs/gpu_check BUDGET_S=540 bash tools/gpu_check.sh
+# Sections: flash attention vs the math kernel; the pretraining step (ours vs the reference structure, same run) for
+# ViT-L/16 eager, with CUDA graphs (torch.compile reduce-overhead) and compiled, ViT-H/14 and ViT-B/16, as img/s and
+# MFU; the engine end to end (ViT-L/16 fed by the sharded reader, eager and with CUDA graphs).
+# DRY=1 runs the same plumbing on the CPU with the demo model (checks the script, measures nothing).
+set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_check}
+SCRATCH=${SCRATCH:-/tmp/gpu_check}
 PY=${PY:-python3}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-$PY - <<'PY' 2>&1 | tee "$OUT/env.txt"
-import torch
-print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from mae_core.models.vit import create_vit
-vit = create_vit("vit_base_patch16").cuda().eval()
-x = torch.randn(8, 3, 224, 224, device="cuda")
-with torch.autocast("cuda", dtype=torch.bfloat16), sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
-    y = vit(x)           # raises if the flash kernel cannot run these shapes
-with torch.autocast("cuda", dtype=torch.bfloat16), sdpa_kernel([SDPBackend.MATH]):
-    y_ref = vit(x)
-print("flash attention ok; max |flash - math| =", (y.float() - y_ref.float()).abs().max().item())
+BUDGET_S=${BUDGET_S:-540}
+DRY=${DRY:-0}
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+mkdir -p "$OUT" "$SCRATCH"
+START=$SECONDS
+if [ "$DRY" = 1 ]; then
+  DEV=cpu; PREC=fp32; L=demo; H=demo; B=demo; BATCH=8; STEPS="--steps 2 --warmup 2"; E2E_CFG=configs/pretrain/smoke.py
+  E2E_ARGS="train.batch_size=8 data.num_workers=2"; NIMG=64
+else
+  DEV=cuda; PREC=bf16; L=vit_large_patch16; H=vit_huge_patch14; B=vit_base_patch16; BATCH=256
+  STEPS="--steps 20 --warmup 5"; E2E_CFG=configs/pretrain/mae_vit_large.py
+  E2E_ARGS="train.batch_size=256 data.num_workers=15"; NIMG=4096
+fi
+
+# section NAME MIN_S CAP_S CMD...: runs CMD if MIN_S seconds are left, under the smaller of CAP_S and what is left
+section() {
+  local name=$1 need=$2 cap=$3; shift 3
+  local left=$((BUDGET_S - (SECONDS - START)))
+  if [ "$left" -lt "$need" ]; then echo "== $name: skipped ($left s left)"; return; fi
+  [ "$cap" -gt "$left" ] && cap=$left
+  echo "== $name (cap ${cap} s)"
+  local t0=$SECONDS
+  timeout --kill-after 5 "$cap" bash -c '"$@"' _ "$@"
+  echo "== $name: rc $? in $((SECONDS - t0)) s"
+}
+
+bench() {   # bench MODEL COMPILE_MODE|eager
+  local extra=(); [ "$2" != eager ] && extra=(--compile "$2")
+  $PY tools/benchmark.py pretrain --model "$1" --batch "$BATCH" --precision "$PREC" --device "$DEV" $STEPS \
+    --rounds 1 "${extra[@]}" --output "$SCRATCH/bench.json" | tail -n 2 && \
+    $PY -c "import json, sys; print(json.dumps(json.load(open(sys.argv[1]))))" "$SCRATCH/bench.json" >> "$OUT/bench.jsonl"
+}
+
+e2e() {   # e2e NAME [key=value ...]: the engine on the shards, the loss read every 10 steps; img/s in log.jsonl
+  local name=$1; shift
+  $PY tools/pretrain.py --config "$E2E_CFG" --data-path "$SCRATCH/shards" --output-dir "$SCRATCH/$name" \
+    train.device=$DEV train.precision=$PREC $E2E_ARGS train.max_steps=40 train.log_every=10 train.sync_every=10 \
+    train.vis_every_steps=0 "$@" 2>&1 | tail -n 2
+  [ -f "$SCRATCH/$name/log.jsonl" ] && sed "s/^/{\"run\": \"$name\", \"record\": /; s/$/}/" "$SCRATCH/$name/log.jsonl" \
+    >> "$OUT/e2e.jsonl"
+}
+
+env_check() {
+  $PY - <<'PY'
+import os, torch
+from mae_core.engine.metrics_log import run_context
+print("machine", run_context())
+if torch.cuda.is_available():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from mae_core.models.vit import create_vit
+    vit = create_vit("vit_base_patch16").cuda().eval()
+    x = torch.randn(8, 3, 224, 224, device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16), sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+        y = vit(x)           # raises if the flash kernel cannot run these shapes
+    with torch.autocast("cuda", dtype=torch.bfloat16), sdpa_kernel([SDPBackend.MATH]):
+        y_ref = vit(x)
+    print("flash attention ok; max |flash - math| =", (y.float() - y_ref.float()).abs().max().item())
 PY
-$PY - <<'PY'
-# a small image folder for the engine run (no data set on this machine)
-import numpy as np, os
-from PIL import Image
-root = os.path.join(os.environ.get("OUT", "runs/gpu_check"), "imgs")
-for c in range(2):
-    os.makedirs(f"{root}/c{c}", exist_ok=True)
-    for i in range(256):
-        Image.fromarray((np.random.rand(64, 64, 3) * 255).astype("uint8")).save(f"{root}/c{c}/{i}.png")
+}
+
+make_shards() {   # real-item JPEGs (ImageNet-sized) written as tar shards, one shard per 128 images
+  $PY -c "from pathlib import Path; from transfer.studies.bench.data import make_jpegs; \
+make_jpegs(Path('$SCRATCH/jpegs'), $NIMG, 500, 375)" && \
+  $PY tools/make_shards.py --data-path "$SCRATCH/jpegs" --output-dir "$SCRATCH/shards" --shard-size 128 | tail -n 1
+}
+
+summary() {
+  $PY - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+for line in open(f"{out}/bench.jsonl"):
+    if not line.strip():
+        continue
+    r = json.loads(line)
+    peak = 989e3 if r["precision"] == "bf16" else 67e3   # H100/H200 dense TFLOP/s (bf16; fp32 without tensor cores)
+    print(f"{r['model']} {r['precision']} b{r['batch']} {r['compile']}: ours {r['ours_ips']} img/s, baseline (eager) "
+          f"{r['baseline_ips']}, ratio {r['ratio']}, peak MB {r['ours_peak_mb']} vs {r['baseline_peak_mb']}, ours "
+          f"{r['ours_gflops'] / 1e3:.1f} TFLOP/s = MFU {100 * r['ours_gflops'] / peak:.1f}%")
 PY
-for n in 1 20; do   # the loss read on the host every step vs every 20 (train.sync_every): images/s in log.jsonl
-  torchrun --standalone --nproc_per_node 1 tools/pretrain.py --config configs/pretrain/smoke.py \
-    --data-path "$OUT/imgs" --output-dir "$OUT/engine_sync$n" train.device=cuda train.precision=bf16 train.epochs=2 \
-    train.batch_size=64 data.num_workers=4 train.sync_every=$n 2>&1 | tail -n 3 | tee "$OUT/engine_sync$n.txt"
-done
-# end to end: ViT-L/16 MAE at 224 px fed by the sharded reader (ImageNet-sized JPEGs of real items, 15 loader
-# workers), the loss read every 20 steps; images/s in log.jsonl next to the step benchmark's below
-$PY - <<'PY'
-import os
-from pathlib import Path
-from transfer.studies.bench.data import make_jpegs
-make_jpegs(Path(os.environ.get("OUT", "runs/gpu_check")) / "jpegs", 2048, 500, 375)
-PY
-$PY tools/make_shards.py --data-path "$OUT/jpegs" --output-dir "$OUT/shards" --shard-size 256
-$PY tools/pretrain.py --config configs/pretrain/mae_vit_large.py --data-path "$OUT/shards" \
-  --output-dir "$OUT/e2e_vit_large" train.device=cuda train.precision=bf16 train.batch_size=128 train.max_steps=60 \
-  train.log_every=20 train.sync_every=20 train.vis_every_steps=0 data.num_workers=15 2>&1 | tail -n 3 \
-  | tee "$OUT/e2e_vit_large.txt"
-for spec in "vit_base_patch16 128 fp32" "vit_base_patch16 128 bf16" "vit_large_patch16 128 bf16" "demo 1024 bf16"; do
-  set -- $spec
-  $PY tools/benchmark.py pretrain --model "$1" --batch "$2" --precision "$3" --device cuda --steps 20 --warmup 5 \
-    --rounds 1 --output "$OUT/bench_$1_$3.json" | tail -n 2
-done
-$PY - <<'PY' | tee "$OUT/mfu.txt"
-import json, glob, os
-out = os.environ.get("OUT", "runs/gpu_check")
-for f in sorted(glob.glob(f"{out}/bench_*.json")):
-    r = json.load(open(f))
-    peak = 989e3 if r["precision"] == "bf16" else 67e3   # H100/H200 dense TFLOP/s (bf16; fp32 non-tensor-core)
-    print(f"{r['model']} {r['precision']} b{r['batch']}: ours {r['ours_ips']} img/s, baseline {r['baseline_ips']}, "
-          f"ratio {r['ratio']}, ours {r['ours_gflops']/1e3:.1f} TFLOP/s = MFU {100*r['ours_gflops']/peak:.1f}%")
-PY
+}
+
+export -f bench e2e env_check make_shards summary
+export OUT SCRATCH PY DEV PREC BATCH STEPS E2E_CFG E2E_ARGS NIMG
+{
+  section env 20 60 env_check
+  section "bench $L eager" 60 120 bench "$L" eager
+  section "bench $L reduce-overhead" 120 240 bench "$L" reduce-overhead
+  section "bench $H eager" 60 120 bench "$H" eager
+  section "bench $B eager" 45 90 bench "$B" eager
+  section "shards" 60 120 make_shards
+  section "e2e $L eager" 60 120 e2e e2e_eager
+  section "e2e $L cuda graphs" 150 240 e2e e2e_graphs train.compile=true train.compile_mode=reduce-overhead
+  section "bench $L default compile" 120 240 bench "$L" default
+  section summary 1 30 summary
+} 2>&1 | tee "$OUT/log.txt"

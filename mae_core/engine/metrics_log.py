@@ -58,8 +58,9 @@ def cpu_model() -> str:
 
 
 def run_context() -> dict:
-    """Where and when a result was measured: commit (with '+changes' when the tree differs from it), CPU model and
-    the features that decide CPU speed, torch and its thread count, the 1/5/15-minute load average."""
+    """Where and when a result was measured: commit (with '+changes' when the tree differs from it; ``MAE_COMMIT``
+    where the tree is a copy without git), CPU model and the features that decide CPU speed, torch and its thread
+    count, the 1/5/15-minute load average, and the GPU when CUDA is there."""
     import os
     import subprocess
 
@@ -70,7 +71,7 @@ def run_context() -> dict:
                                text=True, check=True).stdout.strip()
         commit = head + ("+changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+        commit = os.environ.get("MAE_COMMIT", "unknown")
     try:
         flags = set(Path("/proc/cpuinfo").read_text().split())
     except OSError:
@@ -78,4 +79,5 @@ def run_context() -> dict:
     return {"commit": commit, "cpu": cpu_model(), "cpu_count": os.cpu_count(),
             "cpu_features": sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
             "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "loadavg": [round(v, 2) for v in os.getloadavg()]}
+            "loadavg": [round(v, 2) for v in os.getloadavg()],
+            **({"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {})}

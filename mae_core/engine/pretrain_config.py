@@ -60,6 +60,9 @@ class OptimConfig:
     clip_grad: float = 0.0                  # 0 = no clipping
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
+
+
 @dataclass
 class RunConfig:
     """How a run trains, whatever it trains: the ``train.*`` keys every trainer of the project shares (pretraining
@@ -93,6 +96,8 @@ class TrainConfig(RunConfig):
     time_limit_min: float = 0.0             # stop (and save) after this many minutes (0 = no limit)
     vis_every_steps: int = 500              # reconstruction PNG every N steps (0 = off)
     compile: bool = False                   # torch.compile the model
+    compile_mode: str = "default"           # torch.compile's mode: default | reduce-overhead (CUDA graphs) |
+    #                                         max-autotune-no-cudagraphs
     device: str = "auto"                    # auto | cpu | cuda
     threads: int = 0                        # torch CPU threads (0 = torch's default)
     activation_checkpointing: bool = False  # recompute each block's activations in the backward pass (memory)
@@ -105,6 +110,8 @@ class TrainConfig(RunConfig):
             raise ConfigError(f"train.sync_every must be >= 1, got {self.sync_every}")
         if self.epochs <= 0:
             raise ConfigError(f"train.epochs must be > 0, got {self.epochs}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ConfigError(f"train.compile_mode={self.compile_mode!r} is not one of {', '.join(COMPILE_MODES)}")
 
 
 @dataclass

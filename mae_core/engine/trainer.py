@@ -213,7 +213,8 @@ class Pretrainer:
             self.load(*found)
         elif self.model.target.needs_fit:
             self.fit_target()
-        self.forward = torch.compile(wrapped) if t.compile else wrapped
+        self.forward = torch.compile(wrapped, mode=t.compile_mode) if t.compile else wrapped
+        self.graphs = t.compile and t.compile_mode == "reduce-overhead"   # CUDA graphs: mark each new step
 
     # ------------------------------------------------------------------------------------------- state
     @property
@@ -381,11 +382,13 @@ class Pretrainer:
                     g["lr"] = lr * g.get("lr_scale", 1.0)
             last_micro = micro == t.accum_iter - 1
             sync = contextlib.nullcontext() if (self.ddp is None or last_micro) else self.ddp.no_sync()
+            if self.graphs:   # the graphs may reuse the memory of the last step's outputs
+                torch.compiler.cudagraph_mark_step_begin()
             with sync:
                 with amp:
                     loss = self.forward(imgs, noise=noise)[0]
                 (loss / t.accum_iter).backward()
-            micro_losses.append(loss.detach())
+            micro_losses.append(loss.detach().clone() if self.graphs else loss.detach())   # graphs reuse it
             if not last_micro:
                 continue
             step_loss = torch.stack(micro_losses).float().mean()
