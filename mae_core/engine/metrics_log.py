@@ -59,19 +59,22 @@ def cpu_model() -> str:
 
 def run_context() -> dict:
     """Where and when a result was measured: commit (with '+changes' when the tree differs from it; ``MAE_COMMIT``
-    where the tree is a copy without git), CPU model and the features that decide CPU speed, torch and its thread
+    instead where set: a copied tree), CPU model and the features that decide CPU speed, torch and its thread
     count, the 1/5/15-minute load average, and the GPU when CUDA is there."""
     import os
     import subprocess
 
     import torch
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, check=True).stdout.strip()
-        commit = head + ("+changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        commit = os.environ.get("MAE_COMMIT", "unknown")
+    commit = os.environ.get("MAE_COMMIT", "")   # set where the tree is a copy (its git, if any, is not ours)
+    if not commit:
+        try:
+            head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                   text=True, check=True).stdout.strip()
+            commit = head + ("+changes" if dirty else "")
+        except (OSError, subprocess.CalledProcessError):
+            commit = "unknown"
     try:
         flags = set(Path("/proc/cpuinfo").read_text().split())
     except OSError:

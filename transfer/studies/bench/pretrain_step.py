@@ -98,11 +98,12 @@ def _measure(kind: str, spec: dict, queue) -> None:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
+    if dev.type == "cuda":   # the peak over warmup too: CUDA graphs allocate their memory pool while recording
+        torch.cuda.reset_peak_memory_stats()
     for _ in range(s.warmup):
         step()
     if dev.type == "cuda":
         torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     for _ in range(s.steps):
         step()
