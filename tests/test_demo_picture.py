@@ -94,6 +94,17 @@ def test_demo_fits_its_budget_writes_reconstruction_metrics_and_a_grey_picture(t
     monkeypatch.setattr(demo, "time_pretrain_step", lambda cfg: pytest.fail("a rerun must reuse budget.json"))
     cfg = load_config(shipped_config("pretrain/demo.py"), over)
     assert demo.fit_to_budget(cfg, 0.1, tmp_path) == budget and cfg.train.epochs == budget["epochs"]
+    # other settings: beside the old run's checkpoint, an error naming what changed; in a folder without one, a refit
+    from mae_core.config import ConfigError
+    changed = load_config(shipped_config("pretrain/demo.py"), [*over, "train.batch_size=8"])
+    with pytest.raises(ConfigError, match=r"batch_size: 16 -> 8.*holds that run's checkpoint"):
+        demo.fit_to_budget(changed, 0.1, tmp_path)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "budget.json").write_text((tmp_path / "budget.json").read_text())
+    monkeypatch.setattr(demo, "time_pretrain_step", lambda cfg: 2.0)
+    refit = demo.fit_to_budget(changed, 0.1, fresh)
+    assert refit["step_s"] == 2.0 and refit["inputs"]["batch_size"] == 8
 
 
 def test_time_pretrain_step_times_the_configured_model():

@@ -62,41 +62,60 @@ def schedule_for_budget(recipe_epochs: float, warmup_epochs: float, steps_per_ep
 
 
 def time_pretrain_step(cfg, steps: int = 6, warmup: int = 2) -> float:
-    """Seconds per pretraining step of `cfg`'s model, batch and resolved precision on this machine (random images)."""
+    """Seconds per pretraining step of `cfg`'s model, batch and resolved precision on this machine (random images),
+    on the device the engine would pick."""
+    from mae_core.engine.distributed import init_distributed
     from mae_core.engine.run_state import autocast, resolve_precision
     from mae_core.engine.trainer import build_mae, build_optimizer
+    from transfer.studies.bench.pretrain_step import time_steps
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    device = torch.device("cuda" if cfg.train.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+    device = init_distributed(cfg.train.device).device
     model = build_mae(cfg.model).to(device)
     opt = build_optimizer(model, cfg.optim.weight_decay, 1e-4, tuple(cfg.optim.betas))
     imgs = torch.randn(cfg.train.batch_size, cfg.model.in_chans, cfg.model.img_size, cfg.model.img_size,
                        device=device)
     amp = autocast(device, resolve_precision(cfg.train.precision, device))
-    for i in range(warmup + steps):
-        if i == warmup:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
+
+    def step() -> None:
         with amp:
             loss = model(imgs)[0]
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / steps
+    return time_steps(step, steps, warmup, device)
+
+
+def budget_inputs(cfg, minutes: float) -> dict:
+    """What a fitted schedule depends on: the budget, and what sets the step's time and the epoch's length."""
+    t, m = cfg.train, cfg.model
+    return {"minutes": minutes, "batch_size": t.batch_size, "precision": t.precision, "device": t.device,
+            "threads": t.threads, "data.path": cfg.data.path, "recipe_epochs": t.epochs,
+            "recipe_warmup_epochs": cfg.optim.warmup_epochs,
+            "model": [m.encoder, m.img_size, m.patch_size, m.in_chans, m.decoder_embed_dim, m.decoder_depth]}
 
 
 def fit_to_budget(cfg, minutes: float, out: Path) -> dict:
     """Fits `cfg`'s schedule (in place) to `minutes` of pretraining on this machine: times the step, shrinks epochs
     and warmup (:func:`schedule_for_budget`) and sets ``train.time_limit_min`` to what is left as a hard stop. The
-    calibration counts in the budget. A rerun in the same folder (a resume) reuses the schedule in budget.json."""
+    calibration counts in the budget. A rerun in the same folder (a resume) reuses the schedule in budget.json; one
+    with other settings (budget, batch, model, ...) fits again, or, if that folder holds the old run's checkpoint,
+    fails naming what changed."""
     from mae_core.checkpoint.atomic import atomic_write_json
     from mae_core.engine.trainer import build_pretrain_dataset
-    path = out / "budget.json"
-    if path.exists():
-        fitted = json.loads(path.read_text())
+    from mae_core.config import ConfigError
+    from mae_core.engine.run_state import resume_checkpoint
+    path, inputs = out / "budget.json", budget_inputs(cfg, minutes)
+    fitted = json.loads(path.read_text()) if path.exists() else None
+    if fitted is not None and fitted.get("inputs") != inputs:
+        before = fitted.get("inputs") or {}
+        changed = ", ".join(f"{k}: {before.get(k)!r} -> {v!r}" for k, v in inputs.items() if before.get(k) != v)
+        if resume_checkpoint(out) is not None:
+            raise ConfigError(f"{path} was fitted for other settings ({changed}) and {out} holds that run's "
+                              "checkpoint: resume with the same settings, or use a new output folder")
+        logger.info("pretraining budget: %s was fitted for other settings (%s); fitting again", path, changed)
+        fitted = None
+    if fitted is not None:
         logger.info("pretraining budget: reusing %s (%d steps)", path, fitted["steps"])
     else:
         t0 = time.time()
@@ -105,7 +124,7 @@ def fit_to_budget(cfg, minutes: float, out: Path) -> dict:
         calibration_s = time.time() - t0
         fitted = {"minutes": minutes, "step_s": round(step_s, 4), "calibration_s": round(calibration_s, 1),
                   "recipe_epochs": cfg.train.epochs, "recipe_warmup_epochs": cfg.optim.warmup_epochs,
-                  **schedule_for_budget(cfg.train.epochs, cfg.optim.warmup_epochs, steps_per_epoch, step_s,
+                  "inputs": inputs, **schedule_for_budget(cfg.train.epochs, cfg.optim.warmup_epochs, steps_per_epoch, step_s,
                                         60 * minutes - calibration_s)}
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(fitted, path)

@@ -9,6 +9,7 @@ import multiprocessing as mp
 import resource
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import torch
 
@@ -100,19 +101,24 @@ def _measure(kind: str, spec: dict, queue) -> None:
 
     if dev.type == "cuda":   # the peak over warmup too: CUDA graphs allocate their memory pool while recording
         torch.cuda.reset_peak_memory_stats()
-    for _ in range(s.warmup):
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(s.steps):
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    dt = time.perf_counter() - t0
+    step_s = time_steps(step, s.steps, s.warmup, dev)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    queue.put({"ips": s.batch * s.steps / dt, "peak_mb": peak})
+    queue.put({"ips": s.batch / step_s, "peak_mb": peak})
+
+
+def time_steps(step: Callable[[], None], steps: int, warmup: int, device: torch.device) -> float:
+    """Seconds per call of `step`, timed over `steps` calls after `warmup` untimed ones (the GPU drained first)."""
+    for _ in range(warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - t0) / steps
 
 
 def measure(kind: str, s: StepSpec) -> dict:
