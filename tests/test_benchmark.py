@@ -1,0 +1,19 @@
+"""The pretraining-step benchmark at toy size: ours and the reference structure, each in its own process."""
+import pytest
+
+from transfer.studies.bench.pretrain_step import StepSpec, compare, train_flops
+
+
+def test_the_step_benchmark_compares_ours_with_the_baseline_at_toy_size():
+    r = compare(StepSpec(model="vit_micro_patch4", batch=4, steps=2, warmup=1, threads=1), rounds=1)
+    assert r["model"] == "vit_micro_patch4" and r["compile"] == "eager" and r["device"] == "cpu"
+    assert r["ours_ips"] > 0 and r["baseline_ips"] > 0 and r["ours_peak_mb"] > 0
+    assert r["ratio"] == pytest.approx(r["ours_ips"] / r["baseline_ips"], rel=1e-2)
+    spec = StepSpec(model="vit_micro_patch4", batch=4).resolved()
+    assert r["train_gflop_per_image"] == pytest.approx(train_flops(spec) / 4 / 1e9, rel=1e-3)
+
+
+def test_the_benchmark_knows_the_compile_modes():
+    from transfer.studies.bench.cli import main
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--compile", "fastest"])
