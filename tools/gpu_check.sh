@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One prepared pass over the GPU paths, run by hand on a CUDA machine (never part of the CPU test suite), within a
 # time budget: sections run in order of importance, each capped by what is left, so a short lease still returns the
-# first ones. Results (few files) go to $OUT; images, shards and runs to $SCRATCH.
+# first ones. Results (few files) go to $OUT; images, shards and runs to $SCRATCH (default: a new temporary folder).
 #   OUT=runs/gpu_check BUDGET_S=540 bash tools/gpu_check.sh
 # Sections: flash attention vs the math kernel; the pretraining step (ours vs the reference structure, same run) for
 # ViT-L/16 eager, with CUDA graphs (torch.compile reduce-overhead) and compiled, ViT-H/14 and ViT-B/16, as img/s and
@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_check}
-SCRATCH=${SCRATCH:-/tmp/gpu_check}
+SCRATCH=${SCRATCH:-$(mktemp -d)}
 PY=${PY:-python3}
 BUDGET_S=${BUDGET_S:-540}
 DRY=${DRY:-0}

@@ -122,9 +122,8 @@ def fit_to_budget(cfg, minutes: float, out: Path) -> dict:
         steps_per_epoch = len(build_pretrain_dataset(cfg)) // cfg.train.batch_size
         step_s = time_pretrain_step(cfg)
         calibration_s = time.time() - t0
-        fitted = {"minutes": minutes, "step_s": round(step_s, 4), "calibration_s": round(calibration_s, 1),
-                  "recipe_epochs": cfg.train.epochs, "recipe_warmup_epochs": cfg.optim.warmup_epochs,
-                  "inputs": inputs, **schedule_for_budget(cfg.train.epochs, cfg.optim.warmup_epochs, steps_per_epoch, step_s,
+        fitted = {"step_s": round(step_s, 4), "calibration_s": round(calibration_s, 1), "inputs": inputs,
+                  **schedule_for_budget(cfg.train.epochs, cfg.optim.warmup_epochs, steps_per_epoch, step_s,
                                         60 * minutes - calibration_s)}
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(fitted, path)
@@ -170,8 +169,8 @@ def print_table(r: dict) -> None:
           f"{r['pretrain_minutes']} min)")
     if r.get("budget"):
         b = r["budget"]
-        print(f"(a {b['minutes']:g}-minute budget: {b['step_s']:.3f} s per step timed here -> {b['steps']} steps, "
-              f"{b['epochs']:.2f} of the recipe's {b['recipe_epochs']:g} epochs)")
+        print(f"(a {b['inputs']['minutes']:g}-minute budget: {b['step_s']:.3f} s per step timed here -> "
+              f"{b['steps']} steps, {b['epochs']:.2f} of the recipe's {b['inputs']['recipe_epochs']:g} epochs)")
     print(f"{'features':<28}{'linear probe':>14}{'k-NN (k=20)':>14}")
     for name, key in (("MAE encoder", "mae_encoder"), ("random encoder", "random_encoder")):
         for pool in ("cls", "avg"):
