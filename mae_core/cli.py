@@ -143,11 +143,15 @@ def convert_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--to", dest="dst", required=True, choices=list(LAYOUTS))
     ap.add_argument("--num-heads", type=int, default=None, help="attention heads (not stored in the weights)")
     ap.add_argument("--patch-size", type=int, default=None, help="resample the patch embedding (approximate)")
+    ap.add_argument("--img-size", type=int, default=None,
+                    help="with --patch-size: the image side the resampled encoder is for (its grid; default: the "
+                         "checkpoint's)")
     ap.add_argument("input")
     ap.add_argument("output")
     args = ap.parse_args(argv)
     setup_logging()
-    report = convert_file(args.input, args.output, args.src, args.dst, args.num_heads, args.patch_size)
+    img = (args.img_size, args.img_size) if args.img_size else None
+    report = convert_file(args.input, args.output, args.src, args.dst, args.num_heads, args.patch_size, img)
     print(f"{report.source_layout} -> {report.target_layout}: {len(report.dropped)} dropped, "
           f"{len(report.created)} created; report in {args.output}.json")
     return 0

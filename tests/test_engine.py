@@ -224,3 +224,44 @@ def test_a_compiled_step_in_the_cuda_graph_mode_trains_as_the_eager_one(fashion_
         runs[mode] = logged_losses(tmp_path / mode)
     assert len(runs["eager"]) == 3
     assert runs["reduce-overhead"] == pytest.approx(runs["eager"], rel=1e-3)
+
+
+def test_init_from_starts_from_the_checkpoints_weights_and_a_resume_takes_over(fashion_folder, tmp_path):
+    """train.init_from: continued pretraining from another run's weights (encoder, and the decoder when its shapes
+    fit), not its step or optimizer; a run that resumes takes its own checkpoint; bad files are named."""
+    from mae_core.checkpoint.io import CheckpointMismatchError
+    from mae_core.config import ConfigError
+    first = pretrain(smoke_cfg(fashion_folder, "train.max_steps=2"), tmp_path / "first")["checkpoint"]
+    src = torch.load(first, weights_only=False)["model"]
+    cfg = smoke_cfg(fashion_folder, f"train.init_from={first}", "train.seed=7")
+    whole = Pretrainer(cfg, tmp_path / "whole")
+    assert whole.step == 0
+    assert all(torch.equal(v, src[k]) for k, v in whole.model.state_dict().items()), "encoder and decoder taken"
+    # an encoder-only file (what tools/convert_checkpoint.py writes): the decoder keeps its seeded initialisation
+    enc = {k: v for k, v in src.items() if not k.startswith(("decoder_", "mask_token"))}
+    torch.save({"model": enc}, tmp_path / "enc.pth")
+    fresh = Pretrainer(smoke_cfg(fashion_folder, "train.seed=7"), tmp_path / "fresh").model.state_dict()
+    part = Pretrainer(smoke_cfg(fashion_folder, f"train.init_from={tmp_path / 'enc.pth'}", "train.seed=7"),
+                      tmp_path / "part").model.state_dict()
+    assert torch.equal(part["blocks.0.attn.qkv.weight"], src["blocks.0.attn.qkv.weight"])
+    assert torch.equal(part["decoder_pred.weight"], fresh["decoder_pred.weight"])
+    assert not torch.equal(part["decoder_pred.weight"], src["decoder_pred.weight"])
+    # another grid: the position table is resampled (64 px, patch 4: 16 x 16 instead of 8 x 8)
+    big = Pretrainer(smoke_cfg(fashion_folder, f"train.init_from={first}", "model.img_size=64"), tmp_path / "big")
+    assert big.model.pos_embed.shape[1] == 1 + 16 * 16
+    # resumed: the run's own checkpoint wins over init_from
+    out = tmp_path / "resumed"
+    pretrain(smoke_cfg(fashion_folder, "train.max_steps=1"), out)
+    own = torch.load(out / "checkpoint-last.pth", weights_only=False)["model"]
+    again = Pretrainer(cfg, out)
+    assert again.step == 1 and torch.equal(again.model.state_dict()["pos_embed"], own["pos_embed"])
+    with pytest.raises(CheckpointMismatchError, match="patch.*convert_checkpoint.py --to ours --patch-size 8"):
+        Pretrainer(smoke_cfg(fashion_folder, f"train.init_from={first}", "model.patch_size=8"), tmp_path / "p8")
+    # the conversion the error names makes it fit
+    from mae_core.cli import convert_main
+    assert convert_main(["--to", "ours", "--patch-size", "8", "--img-size", "32", first, str(tmp_path / "p8.pth")]) == 0
+    p8 = Pretrainer(smoke_cfg(fashion_folder, f"train.init_from={tmp_path / 'p8.pth'}", "model.patch_size=8"),
+                    tmp_path / "p8")
+    assert p8.model.patch_embed.proj.weight.shape[-1] == 8 and p8.model.pos_embed.shape[1] == 1 + 4 * 4
+    with pytest.raises(ConfigError, match="train.init_from=.*missing.pth.*no such checkpoint"):
+        smoke_cfg(fashion_folder, f"train.init_from={tmp_path / 'missing.pth'}").validate()

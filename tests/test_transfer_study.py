@@ -74,6 +74,12 @@ def test_cells_and_dependencies(tmp_path):
     assert one["ade20k_mae_demo_s2"]["deps"] == ("pretrain_mae_demo_s2", "ade20k_mae_demo_s0_recipe")
     with pytest.raises(SystemExit, match="--lrs.*'best'"):
         ts.cells(_args(tmp_path, "--lrs", "best"))
+    # the in-domain MAE continued from the seed's demo MAE: the demo start is made (not transferred) first
+    cont = ts.cells(_args(tmp_path, "--arms", "mae_in_domain,scratch", "--in-domain-init", "demo"))
+    assert cont["pretrain_mae_in_domain_s1"]["deps"] == ("data", "pretrain_mae_demo_s1")
+    assert list(cont).index("pretrain_mae_demo_s1") < list(cont).index("pretrain_mae_in_domain_s1")
+    assert not any(n.startswith(("coco_mae_demo", "ade20k_mae_demo")) for n in cont)
+    assert ts.cells(_args(tmp_path))["pretrain_mae_in_domain_s0"]["deps"] == ("data",)
 
 
 def _write(out, name, task, arm, seed, lr, value):
@@ -241,6 +247,16 @@ def test_scratch_and_in_domain_arms(tmp_path):
     more = R.in_domain_overrides(_args(tmp_path, "--num-unlabelled", "400", "--pretrain-batch", "4",
                                        "--pretrain-steps", "10"), 1)
     assert more["data.path"] == str(tmp_path / "data" / "unlabelled") and more["train.epochs"] == 1
+    assert R.in_domain_start(args, 1) == {}
+    # a demo MAE made once (--demo-checkpoint): its steps and batch come from its manifest, its weights are resampled
+    from mae_core.config import load_config, shipped_config
+    from mae_core.engine.trainer import save_initial_checkpoint
+    made = save_initial_checkpoint(load_config(shipped_config("pretrain/demo.py")), tmp_path / "demo.pth", 0)
+    demo = R.run_pretrain(_args(tmp_path, "--size", "64", "--demo-checkpoint", made), "mae_demo", 1, tmp_path / "d")
+    assert (demo["steps"], demo["batch"]) == (0, 128) and demo["source_checkpoint"] == str(Path(made).resolve())
+    assert read_state_dict(demo["checkpoint"])[0]["patch_embed.proj.weight"].shape[-1] == 8
+    cl.write_atomic(cl.cell_dir(tmp_path, "pretrain_mae_demo_s1") / "result.json", {"checkpoint": "demo1-patch8.pth"})
+    assert R.in_domain_start(_args(tmp_path, "--in-domain-init", "demo"), 1) == {"train.init_from": "demo1-patch8.pth"}
     got = [R.run_pretrain(args, "scratch", seed, tmp_path / f"s{seed}") for seed in (0, 0, 1)]
     assert all(g["steps"] == 0 for g in got)
     sd = [read_state_dict(g["checkpoint"])[0] for g in got]

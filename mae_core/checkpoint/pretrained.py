@@ -5,13 +5,14 @@ import logging
 import os
 import re
 
-from mae_core.checkpoint.io import LoadReport, load_weights, read_state_dict
+from mae_core.checkpoint.io import CheckpointMismatchError, LoadReport, load_weights, read_state_dict
 from mae_core.models.vit import VisionTransformer
 
 logger = logging.getLogger(__name__)
 
 HEADS_BY_WIDTH = {64: 2, 192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}
 DECODER_PREFIXES = ("decoder_", "mask_token", "encoder_mask_token", "target.")
+DECODER_MISSING = tuple(p + "*" for p in DECODER_PREFIXES)
 
 
 def infer_encoder_config(state_dict: dict) -> dict:
@@ -51,3 +52,29 @@ def load_encoder(path: str | os.PathLike, allow_missing: tuple[str, ...] = ("hea
     if dropped:
         logger.info("%s: %d decoder/target tensors not used by the encoder", path, len(dropped))
     return model, report
+
+
+def init_mae_from(model, path: str | os.PathLike) -> LoadReport:
+    """Starts an MAE (``MaskedAutoencoder``) from the weights of `path`, not its optimizer or step: continued
+    pretraining, e.g. on a new domain. The encoder must fit (its position table is resampled to this grid); the
+    decoder and mask token are taken when the file holds them all in this model's shapes, else they keep their
+    initialisation; a fitted target (``target.*``) is fitted again on this run's data.
+    A file of another patch size raises :class:`CheckpointMismatchError` naming the conversion that resamples it."""
+    sd, _ = read_state_dict(path)
+    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
+    own = model.state_dict()
+    key = "patch_embed.proj.weight"
+    if key in sd and sd[key].shape[-2:] != own[key].shape[-2:]:
+        raise CheckpointMismatchError(
+            f"{path}: patch {tuple(sd[key].shape[-2:])} but the model's is {tuple(own[key].shape[-2:])}; resample "
+            f"it first: tools/convert_checkpoint.py --to ours --patch-size {own[key].shape[-1]} --img-size SIZE "
+            f"{path} OUT.pth")
+    decoder = [k for k in own if k.startswith(DECODER_PREFIXES) and not k.startswith("target.")]
+    fits = all(k in sd and (sd[k].shape == own[k].shape or k.endswith("pos_embed")) for k in decoder)
+    weights = {k: v for k, v in sd.items()
+               if not k.startswith("target.") and (fits or not k.startswith(DECODER_PREFIXES))}
+    report = load_weights(model, weights, allow_missing=DECODER_MISSING, allow_unexpected=("head.*", "fc_norm.*"),
+                          source=f"{path} (initial weights)")
+    logger.info("initialised from %s: encoder%s", path,
+                " and decoder" if fits else "; decoder, mask token: fresh (not in the file, or of other shapes)")
+    return report

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mae_core.config import ConfigError
 from mae_core.models.masking import MASKINGS, validate_masking
@@ -103,6 +104,8 @@ class TrainConfig(RunConfig):
     activation_checkpointing: bool = False  # recompute each block's activations in the backward pass (memory)
     sync_every: int = 1                     # read the loss on the host every N steps (and at logs, saves, the end):
     #                                         N > 1: no .item() per step, a non-finite step is skipped on the device
+    init_from: str = ""                     # start from this checkpoint's weights (continued pretraining; not its
+    #                                         optimizer or step); a run that resumes takes its own checkpoint instead
 
     def validate(self) -> None:
         super().validate()
@@ -110,6 +113,8 @@ class TrainConfig(RunConfig):
             raise ConfigError(f"train.sync_every must be >= 1, got {self.sync_every}")
         if self.epochs <= 0:
             raise ConfigError(f"train.epochs must be > 0, got {self.epochs}")
+        if self.init_from and not Path(self.init_from).exists():
+            raise ConfigError(f"train.init_from={self.init_from!r}: no such checkpoint")
         if self.compile_mode not in COMPILE_MODES:
             raise ConfigError(f"train.compile_mode={self.compile_mode!r} is not one of {', '.join(COMPILE_MODES)}")
 

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
 from mae_core.checkpoint.io import CheckpointMismatchError, atomic_save, load_weights, package_versions
+from mae_core.checkpoint.pretrained import init_mae_from
 from mae_core.config import ConfigError, to_dict
 from mae_core.data.datasets import (
     ArrayImageDataset,
@@ -193,6 +194,8 @@ class Pretrainer:
                             f"{t.batch_size * t.accum_iter * self.info.world_size} (batch x accum_iter x processes)")
         self.model = build_mae(cfg.model).to(self.info.device)
         self.model.target.set_input_stats(cfg.data.mean, cfg.data.std)
+        if t.init_from:   # the starting weights; a resumed run's own checkpoint replaces them below
+            init_mae_from(self.model, t.init_from)
         self.eff_batch = t.batch_size * t.accum_iter * self.info.world_size
         self.peak_lr = cfg.optim.lr or cfg.optim.base_lr * self.eff_batch / 256
         self.fsdp = t.strategy == "fsdp" and self.info.enabled

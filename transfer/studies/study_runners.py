@@ -40,6 +40,15 @@ def in_domain_overrides(args, seed: int) -> dict:
     return over
 
 
+def in_domain_start(args, seed: int) -> dict:
+    """The in-domain MAE's starting weights: random ({}), or with ``--in-domain-init demo`` the seed's demo MAE at
+    the study's patch and grid (its cell's checkpoint), from which it continues pretraining on the scenes."""
+    if args.in_domain_init != "demo":
+        return {}
+    from transfer.studies.cells import read_result
+    return {"train.init_from": read_result(Path(args.output_dir), f"pretrain_mae_demo_s{seed}")["checkpoint"]}
+
+
 def to_study_grid(args, checkpoint: str, work: Path) -> str:
     """The demo MAE (patch 4, 28 px) as an encoder of the study's patch and grid: patch embedding resampled by the
     pseudo-inverse resize, position table resampled, decoder dropped (mae_core.checkpoint.convert)."""
@@ -59,9 +68,12 @@ def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
         return {"checkpoint": save_initial_checkpoint(cfg, work / "checkpoint-init.pth", seed), "steps": 0,
                 "batch": 0, "wall_s": round(time.time() - t0, 1), "note": "random init"}
     if arm == "mae_demo":
-        if args.demo_checkpoint:
-            res = {"checkpoint": str(Path(args.demo_checkpoint).resolve()), "steps": None, "batch": None,
-                   "note": "given by --demo-checkpoint"}
+        if args.demo_checkpoint:   # made once for every seed: its steps and batch from its manifest
+            from mae_core.checkpoint.io import read_checkpoint
+            made = read_checkpoint(args.demo_checkpoint).get("manifest", {})
+            res = {"checkpoint": str(Path(args.demo_checkpoint).resolve()), "steps": made.get("step"),
+                   "batch": made.get("config", {}).get("train", {}).get("batch_size"),
+                   "note": "given by --demo-checkpoint (made once, its wall time not counted here)"}
         else:
             over = {"train.seed": seed, "train.precision": args.precision}
             if args.demo_steps:
@@ -72,11 +84,13 @@ def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
                    "final_loss": got.get("final_loss")}
         return {**res, "source_checkpoint": res["checkpoint"],
                 "checkpoint": to_study_grid(args, res["checkpoint"], work), "wall_s": round(time.time() - t0, 1)}
-    cfg = load_config(args.pretrain_config, in_domain_overrides(args, seed))
+    over = {**in_domain_overrides(args, seed), **in_domain_start(args, seed)}
+    cfg = load_config(args.pretrain_config, over)
     res = pretrain(cfg, work)
     return {"checkpoint": res["checkpoint"], "steps": res["step"], "batch": cfg.train.batch_size,
             "final_loss": res.get("final_loss"), "peak_lr": res.get("peak_lr"), "img_size": cfg.model.img_size,
-            "patch_size": cfg.model.patch_size, "wall_s": round(time.time() - t0, 1)}
+            "patch_size": cfg.model.patch_size, "init": over.get("train.init_from", "random"),
+            "wall_s": round(time.time() - t0, 1)}
 
 
 # ---------------------------------------------------------------------------------------------- transfers

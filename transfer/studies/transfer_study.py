@@ -3,7 +3,8 @@
 For every seed, three arms give the same ViT (the demo's encoder size, 192 x 6, at ``--patch-size`` 8) its starting
 weights: ``mae_in_domain`` (pretrained as an MAE on the train scenes' images at the transfer resolution,
 configs/pretrain/transfer_study.py), ``mae_demo`` (the demo recipe on 28 px Fashion-MNIST items, patch 4: its patch
-embedding and position table are resampled to the study's patch and grid) and ``scratch`` (random init). Each arm is
+embedding and position table are resampled to the study's patch and grid) and ``scratch`` (random init);
+``--in-domain-init demo`` starts the in-domain MAE from the seed's demo MAE instead of random weights. Each arm is
 transferred with the same recipes: ViTDet Mask R-CNN (detectron2), UperNet (mmseg) and fine-tuning on the item
 crops. Fair learning rates: on the first seed every (task, arm) runs at the recipe's lr and at ``--lr-factor`` times
 it; the better one (mean of the task's metrics) is kept for the other seeds.
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "config's)")
     p.add_argument("--demo-steps", type=int, default=0, help="demo MAE steps (0: the demo recipe's 3 epochs)")
     p.add_argument("--demo-checkpoint", help="use this demo MAE checkpoint for every seed instead of pretraining")
+    p.add_argument("--in-domain-init", choices=("random", "demo"), default="random",
+                   help="the in-domain MAE starts from random weights, or from the seed's demo MAE (resampled to the "
+                        "study's patch and grid; its cost paid once with --demo-checkpoint) and continues on the scenes")
     p.add_argument("--coco-iters", type=int, default=300)
     p.add_argument("--ade-iters", type=int, default=300)
     p.add_argument("--ft-steps", type=int, default=200)
@@ -90,8 +94,10 @@ def cells(args) -> dict[str, dict]:
     lrs = tuple(lr for lr in LRS if lr in _list(args.lrs, LRS, "--lrs"))
     out: dict[str, dict] = {"data": {"kind": "data", "deps": ()}}
     for seed in range(args.seeds):   # seed by seed: a study stopped early has whole seeds
-        for arm in arms:
-            out[f"pretrain_{arm}_s{seed}"] = {"kind": "pretrain", "arm": arm, "seed": seed, "deps": ("data",)}
+        from_demo = args.in_domain_init == "demo" and "mae_in_domain" in arms
+        for arm in ("mae_demo", *(a for a in arms if a != "mae_demo")) if from_demo else arms:
+            deps = ("data", f"pretrain_mae_demo_s{seed}") if arm == "mae_in_domain" and from_demo else ("data",)
+            out[f"pretrain_{arm}_s{seed}"] = {"kind": "pretrain", "arm": arm, "seed": seed, "deps": deps}
         for task in tasks:
             for arm in arms:
                 pre = f"pretrain_{arm}_s{seed}"
