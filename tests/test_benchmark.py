@@ -13,7 +13,9 @@ def test_the_step_benchmark_compares_ours_with_the_baseline_at_toy_size():
     assert r["train_gflop_per_image"] == pytest.approx(train_flops(spec) / 4 / 1e9, rel=1e-3)
 
 
-def test_the_benchmark_knows_the_compile_modes():
+def test_the_benchmark_knows_the_compile_modes(capsys):
     from transfer.studies.bench.cli import main
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stop:
         main(["pretrain", "--compile", "fastest"])
+    assert stop.value.code == 2
+    assert "invalid choice: 'fastest'" in capsys.readouterr().err

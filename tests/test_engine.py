@@ -249,12 +249,17 @@ def test_init_from_starts_from_the_checkpoints_weights_and_a_resume_takes_over(f
     # another grid: the position table is resampled (64 px, patch 4: 16 x 16 instead of 8 x 8)
     big = Pretrainer(smoke_cfg(fashion_folder, f"train.init_from={first}", "model.img_size=64"), tmp_path / "big")
     assert big.model.pos_embed.shape[1] == 1 + 16 * 16
-    # resumed: the run's own checkpoint wins over init_from
+    # resumed: the run's own checkpoint wins over init_from, which is not even read (a damaged one stops a fresh run)
     out = tmp_path / "resumed"
     pretrain(smoke_cfg(fashion_folder, "train.max_steps=1"), out)
     own = torch.load(out / "checkpoint-last.pth", weights_only=False)["model"]
-    again = Pretrainer(cfg, out)
-    assert again.step == 1 and torch.equal(again.model.state_dict()["pos_embed"], own["pos_embed"])
+    (tmp_path / "damaged.pth").write_bytes(b"not a checkpoint")
+    damaged = smoke_cfg(fashion_folder, f"train.init_from={tmp_path / 'damaged.pth'}")
+    again = Pretrainer(damaged, out)
+    assert again.step == 1 and torch.equal(again.model.state_dict()["blocks.0.attn.qkv.weight"],
+                                           own["blocks.0.attn.qkv.weight"])
+    with pytest.raises(CheckpointMismatchError, match="damaged.pth: not a readable PyTorch checkpoint"):
+        Pretrainer(damaged, tmp_path / "fresh_damaged")
     with pytest.raises(CheckpointMismatchError, match="patch.*convert_checkpoint.py --to ours --patch-size 8"):
         Pretrainer(smoke_cfg(fashion_folder, f"train.init_from={first}", "model.patch_size=8"), tmp_path / "p8")
     # the conversion the error names makes it fit

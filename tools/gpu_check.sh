@@ -91,12 +91,9 @@ for line in open(f"{out}/bench.jsonl") if os.path.exists(f"{out}/bench.jsonl") e
     print(f"{r['model']} {r['precision']} b{r['batch']} {r['compile']}: ours {r['ours_ips']} img/s, baseline (eager) "
           f"{r['baseline_ips']}, ratio {r['ratio']}, peak MB {r['ours_peak_mb']} vs {r['baseline_peak_mb']}, ours "
           f"{r['ours_gflops'] / 1e3:.1f} TFLOP/s = MFU {100 * r['ours_gflops'] / peak:.1f}%")
-try:
-    for line in open(f"{out}/e2e.jsonl"):
-        r = json.loads(line)
-        print(f"e2e {r['run']} step {r['record'].get('step')}: {r['record'].get('images_per_s', 0):.0f} img/s")
-except FileNotFoundError:
-    pass
+for line in open(f"{out}/e2e.jsonl") if os.path.exists(f"{out}/e2e.jsonl") else []:
+    r = json.loads(line)
+    print(f"e2e {r['run']} step {r['record'].get('step')}: {r['record'].get('images_per_s', 0):.0f} img/s")
 PY
 }
 

@@ -72,6 +72,11 @@ def _matches(key: str, patterns: tuple[str, ...] | list[str]) -> bool:
     return any(fnmatch.fnmatchcase(key, p) for p in patterns)
 
 
+def strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keys without DDP's ``module.`` prefix."""
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in state_dict.items()}
+
+
 def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], allow_missing: tuple[str, ...] = (),
                  allow_unexpected: tuple[str, ...] = (), strict: bool = True, source: str = "checkpoint") -> LoadReport:
     """Loads ``state_dict`` into ``model``, the one loader every consumer uses.
@@ -84,7 +89,7 @@ def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], allow_mi
     """
     from mae_core.models.pos_embed import resample_pos_embed
 
-    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state_dict.items()}
+    sd = strip_module_prefix(state_dict)
     own = model.state_dict()
     report = LoadReport()
     to_load = {}

@@ -5,7 +5,13 @@ import logging
 import os
 import re
 
-from mae_core.checkpoint.io import CheckpointMismatchError, LoadReport, load_weights, read_state_dict
+from mae_core.checkpoint.io import (
+    CheckpointMismatchError,
+    LoadReport,
+    load_weights,
+    read_state_dict,
+    strip_module_prefix,
+)
 from mae_core.models.vit import VisionTransformer
 
 logger = logging.getLogger(__name__)
@@ -60,8 +66,7 @@ def init_mae_from(model, path: str | os.PathLike) -> LoadReport:
     decoder and mask token are taken when the file holds them all in this model's shapes, else they keep their
     initialisation; a fitted target (``target.*``) is fitted again on this run's data.
     A file of another patch size raises :class:`CheckpointMismatchError` naming the conversion that resamples it."""
-    sd, _ = read_state_dict(path)
-    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
+    sd = strip_module_prefix(read_state_dict(path)[0])
     own = model.state_dict()
     key = "patch_embed.proj.weight"
     if key in sd and sd[key].shape[-2:] != own[key].shape[-2:]:

@@ -194,7 +194,10 @@ class Pretrainer:
                             f"{t.batch_size * t.accum_iter * self.info.world_size} (batch x accum_iter x processes)")
         self.model = build_mae(cfg.model).to(self.info.device)
         self.model.target.set_input_stats(cfg.data.mean, cfg.data.std)
-        if t.init_from:   # the starting weights; a resumed run's own checkpoint replaces them below
+        sharded = self.out / LAST_SHARDED
+        resume_sharded = resume and is_sharded_checkpoint(sharded)
+        found = None if not resume or resume_sharded else resume_checkpoint(self.out)
+        if t.init_from and not (resume_sharded or found):   # a run that resumes takes its own checkpoint instead
             init_mae_from(self.model, t.init_from)
         self.eff_batch = t.batch_size * t.accum_iter * self.info.world_size
         self.peak_lr = cfg.optim.lr or cfg.optim.base_lr * self.eff_batch / 256
@@ -208,9 +211,7 @@ class Pretrainer:
         self.last_good, self.saved_step, self.rotate = None, -1, True
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-        sharded = self.out / LAST_SHARDED
-        found = None if not resume or is_sharded_checkpoint(sharded) else resume_checkpoint(self.out)
-        if resume and is_sharded_checkpoint(sharded):
+        if resume_sharded:
             self.load_sharded(sharded)
         elif found:
             self.load(*found)

@@ -93,9 +93,10 @@ def cells(args) -> dict[str, dict]:
     arms, tasks = _list(args.arms, ARMS, "--arms"), _list(args.tasks, TASKS, "--tasks")
     lrs = tuple(lr for lr in LRS if lr in _list(args.lrs, LRS, "--lrs"))
     out: dict[str, dict] = {"data": {"kind": "data", "deps": ()}}
+    from_demo = args.in_domain_init == "demo" and "mae_in_domain" in arms   # the demo MAE is made first
+    pretrained = ("mae_demo", *(a for a in arms if a != "mae_demo")) if from_demo else arms
     for seed in range(args.seeds):   # seed by seed: a study stopped early has whole seeds
-        from_demo = args.in_domain_init == "demo" and "mae_in_domain" in arms
-        for arm in ("mae_demo", *(a for a in arms if a != "mae_demo")) if from_demo else arms:
+        for arm in pretrained:
             deps = ("data", f"pretrain_mae_demo_s{seed}") if arm == "mae_in_domain" and from_demo else ("data",)
             out[f"pretrain_{arm}_s{seed}"] = {"kind": "pretrain", "arm": arm, "seed": seed, "deps": deps}
         for task in tasks:
