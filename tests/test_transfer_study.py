@@ -58,8 +58,12 @@ def _args(out, *extra):
 def test_cells_and_dependencies(tmp_path):
     spec = ts.cells(_args(tmp_path))
     assert ts.build_parser().parse_args([]).seeds == 3
-    # data, 3 arms x 3 seeds pretrainings, seed 0: 3 tasks x 3 arms x 2 lrs, seeds 1-2: 3 x 3 each
-    assert len(spec) == 1 + 9 + 18 + 18
+    # data, 3 arms x 3 seeds pretrainings, seed 0: 3 tasks x 3 arms x 2 lrs, seeds 1-2: 3 x 3 each, and the frozen
+    # patch probe of every arm and seed (no lr to choose: one cell each, after its pretraining only)
+    assert len(spec) == 1 + 9 + 18 + 18 + 9
+    assert spec["patch_probe_mae_in_domain_s1"] == {"kind": "patch_probe", "arm": "mae_in_domain", "seed": 1,
+                                                    "lr": None, "lrs": (), "deps": ("pretrain_mae_in_domain_s1",)}
+    assert "patch_probe_scratch_s0" in spec and "patch_probe_scratch_s0_recipe" not in spec
     assert spec["coco_scratch_s0_large"]["deps"] == ("pretrain_scratch_s0",)
     assert spec["ade20k_mae_demo_s2"]["deps"] == ("pretrain_mae_demo_s2", "ade20k_mae_demo_s0_recipe",
                                                   "ade20k_mae_demo_s0_large")
@@ -70,7 +74,7 @@ def test_cells_and_dependencies(tmp_path):
         ts.cells(_args(tmp_path, "--arms", "mae"))
     # --lrs recipe: no lr choice, the first seed runs once per (task, arm) and the later seeds depend on that run
     one = ts.cells(_args(tmp_path, "--lrs", "recipe"))
-    assert len(one) == 1 + 9 + 9 + 18 and "coco_scratch_s0_large" not in one
+    assert len(one) == 1 + 9 + 9 + 18 + 9 and "coco_scratch_s0_large" not in one
     assert one["ade20k_mae_demo_s2"]["deps"] == ("pretrain_mae_demo_s2", "ade20k_mae_demo_s0_recipe")
     with pytest.raises(SystemExit, match="--lrs.*'best'"):
         ts.cells(_args(tmp_path, "--lrs", "best"))
@@ -221,7 +225,11 @@ def test_real_cells_at_a_micro_budget(tmp_path, capsys):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads((out / "transfer_study.json").read_text())
     assert {(c["task"], c["metric"]) for c in res["cells"]} == {
-        ("coco", "bbox_AP"), ("coco", "segm_AP"), ("ade20k", "mIoU"), ("classification", "top1")}
+        ("coco", "bbox_AP"), ("coco", "segm_AP"), ("ade20k", "mIoU"), ("classification", "top1"),
+        ("patch_probe", "patch_acc")}
+    probe = json.loads((out / "cells" / "patch_probe_mae_demo_s0" / "result.json").read_text())
+    assert probe["lr_choice"] is None and not probe["lr_chosen_on_seed0"] and probe["patches"]["val"] > 0
+    assert 0 <= probe["metrics"]["patch_acc"] <= 100 and sorted(probe["per_block"]) == ["2", "4", "5"]
     assert {c["arm"] for c in res["cells"]} == {"mae_demo"} and len(res["lr_runs"]) == 3
     assert all(list(r["runs"]) == ["recipe"] and r["chosen"] == "recipe" for r in res["lr_runs"])
     n = json.loads((out / "cells" / "data" / "result.json").read_text())["data"]["counts"]["train"]["crops"]

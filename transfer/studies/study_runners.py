@@ -133,4 +133,15 @@ def run_cls(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, d
             "batch": batch, "wall_s": round(time.time() - t0, 1)}
 
 
-RUNNERS = {"data": run_data, "pretrain": run_pretrain, "coco": run_coco, "ade20k": run_ade, "classification": run_cls}
+def run_patch_probe(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:
+    """The arm's starting weights, frozen: a linear probe of their patch features on the scenes' labels
+    (transfer.studies.patch_probe; no training of the encoder, so no lr choice)."""
+    from transfer.studies.patch_probe import probe_checkpoint
+    r = probe_checkpoint(pre["checkpoint"], Path(args.output_dir) / "data" / "ade", len(data["data"]["classes"]),
+                         args.size, seed)
+    return {"metrics": {"patch_acc": r["patch_acc"]}, "per_block": r["per_block"], "patches": r["patches"],
+            "steps": 0, "batch": 0, "wall_s": r["wall_s"]}
+
+
+RUNNERS = {"data": run_data, "pretrain": run_pretrain, "coco": run_coco, "ade20k": run_ade, "classification": run_cls,
+           "patch_probe": run_patch_probe}

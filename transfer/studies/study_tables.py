@@ -10,7 +10,9 @@ from transfer.studies.cells import read_result
 from transfer.studies.tables import markdown as markdown_table
 from transfer.studies.tables import stat, write_table
 
-METRICS = {"coco": ("bbox_AP", "segm_AP"), "ade20k": ("mIoU",), "classification": ("top1",)}
+METRICS = {"coco": ("bbox_AP", "segm_AP"), "ade20k": ("mIoU",), "classification": ("top1",),
+           "patch_probe": ("patch_acc",)}
+FROZEN = ("patch_probe",)   # measured on the starting weights as they are: no training, so no lr to choose
 ARMS = ("mae_in_domain", "mae_demo", "scratch")
 LRS = ("recipe", "large")
 

@@ -6,8 +6,10 @@ configs/pretrain/transfer_study.py), ``mae_demo`` (the demo recipe on 28 px Fash
 embedding and position table are resampled to the study's patch and grid) and ``scratch`` (random init);
 ``--in-domain-init demo`` starts the in-domain MAE from the seed's demo MAE instead of random weights. Each arm is
 transferred with the same recipes: ViTDet Mask R-CNN (detectron2), UperNet (mmseg) and fine-tuning on the item
-crops. Fair learning rates: on the first seed every (task, arm) runs at the recipe's lr and at ``--lr-factor`` times
-it; the better one (mean of the task's metrics) is kept for the other seeds.
+crops; and, before any training, the ``patch_probe``: a linear probe of the frozen starting weights' patch features
+on the scenes' labels (transfer/studies/patch_probe.py), what each start knows. Fair learning rates: on the first
+seed every (task, arm) runs at the recipe's lr and at ``--lr-factor`` times it; the better one (mean of the task's
+metrics) is kept for the other seeds (the probe trains no encoder and has no lr to choose).
 
 Every piece of work is a cell of :mod:`transfer.studies.cells` (``OUT/cells/<name>/``): a rerun skips finished cells
 and an unfinished one resumes from its checkpoints. Output: ``OUT/transfer_study.json`` (``cells``: one entry per
@@ -23,7 +25,7 @@ from pathlib import Path
 from mae_core.config import shipped_config
 from transfer.studies import cells as cells_lib
 from transfer.studies.cells import study_start
-from transfer.studies.study_tables import ARMS, LRS, METRICS, build_results, markdown, pick_lr, write_outputs
+from transfer.studies.study_tables import ARMS, FROZEN, LRS, METRICS, build_results, markdown, pick_lr, write_outputs
 
 TASKS = tuple(METRICS)
 
@@ -102,7 +104,10 @@ def cells(args) -> dict[str, dict]:
         for task in tasks:
             for arm in arms:
                 pre = f"pretrain_{arm}_s{seed}"
-                if seed == 0:
+                if task in FROZEN:
+                    out[f"{task}_{arm}_s{seed}"] = {"kind": task, "arm": arm, "seed": seed, "lr": None, "lrs": (),
+                                                    "deps": (pre,)}
+                elif seed == 0:
                     for lr in lrs:
                         out[f"{task}_{arm}_s0_{lr}"] = {"kind": task, "arm": arm, "seed": 0, "lr": lr, "lrs": lrs,
                                                         "deps": (pre,)}
@@ -134,12 +139,12 @@ def run_cell(args, name: str) -> dict:
             return {"arm": spec["arm"], "seed": spec["seed"],
                     **runners.RUNNERS["pretrain"](args, spec["arm"], spec["seed"], wdir)}
         task, arm, seed = spec["kind"], spec["arm"], spec["seed"]
-        lr = spec["lr"] or chosen_lr(out, task, arm, spec["lrs"])
+        lr = spec["lr"] or (chosen_lr(out, task, arm, spec["lrs"]) if spec["lrs"] else None)
         pre = cells_lib.read_result(out, f"pretrain_{arm}_s{seed}")
         data = cells_lib.read_result(out, "data")
-        res = runners.RUNNERS[task](args, arm, seed, 1.0 if lr == "recipe" else args.lr_factor, wdir, pre, data)
+        res = runners.RUNNERS[task](args, arm, seed, args.lr_factor if lr == "large" else 1.0, wdir, pre, data)
         return {"task": task, "arm": arm, "seed": seed, "lr_choice": lr,
-                "lr_chosen_on_seed0": spec["lr"] is None, **res}
+                "lr_chosen_on_seed0": spec["lr"] is None and bool(spec["lrs"]), **res}
     return cells_lib.run_cell(out, name, work)
 
 
