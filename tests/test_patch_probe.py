@@ -18,7 +18,6 @@ def test_patch_labels_take_the_majority_item_and_leave_out_background():
 class OracleEncoder(torch.nn.Module):
     """Each patch's mean colour as its feature, row-major like the ViT's tokens: a probe on it reads the label
     exactly when features and labels are aligned patch for patch."""
-    blocks = [None]
 
     def forward_intermediates(self, x, blocks, output_fmt="NLC"):
         y = torch.nn.functional.avg_pool2d(x, 4)                 # [B, 3, h, w]
