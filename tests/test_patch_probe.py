@@ -45,15 +45,15 @@ def test_frozen_features_line_up_with_the_patch_labels(tmp_path):
     lt, lv = pp.patch_labels(yt, 4, 3), pp.patch_labels(yv, 4, 3)
     ft, fv = pp.patch_features(OracleEncoder(), xt, [0])[0], pp.patch_features(OracleEncoder(), xv, [0])[0]
     kt, kv = lt >= 0, lv >= 0
-    acc = pp.linear_probe(ft[torch.from_numpy(kt)], torch.from_numpy(lt[kt]), fv[torch.from_numpy(kv)],
-                          torch.from_numpy(lv[kv]), 3)
+    acc = pp.probe_top1(ft[torch.from_numpy(kt)], torch.from_numpy(lt[kt]), fv[torch.from_numpy(kv)],
+                        torch.from_numpy(lv[kv]), 3)
     assert acc == 100.0
     # the same features with the labels of the transposed grid: far from exact
     lt_t = pp.patch_labels(yt.transpose(0, 2, 1), 4, 3)
     lv_t = pp.patch_labels(yv.transpose(0, 2, 1), 4, 3)
     kt, kv = lt_t >= 0, lv_t >= 0
-    wrong = pp.linear_probe(ft[torch.from_numpy(kt)], torch.from_numpy(lt_t[kt]), fv[torch.from_numpy(kv)],
-                            torch.from_numpy(lv_t[kv]), 3)
+    wrong = pp.probe_top1(ft[torch.from_numpy(kt)], torch.from_numpy(lt_t[kt]), fv[torch.from_numpy(kv)],
+                          torch.from_numpy(lv_t[kv]), 3)
     assert wrong < 80.0
 
 

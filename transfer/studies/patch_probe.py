@@ -3,8 +3,8 @@
 Each patch of the ADE-style scenes (``images/{training,validation}/*.jpg`` + ``annotations/.../*.png``, 0 =
 background) takes the label its pixels mostly hold when items cover at least a quarter of it; background patches are
 left out, as the segmentation recipe ignores label 0. The encoder is frozen; the outputs of its blocks (no final norm,
-as the dense adapters take them) are standardised and a linear classifier is fitted on the train scenes' patches
-(full batch AdamW, seeded), then scored on the val scenes' patches. A random ViT's features are the baseline (the
+as the dense adapters take them) go to the project's cached-feature linear probe (standardised, L-BFGS, weight decay
+chosen on held-out train patches), fitted on the train scenes' patches and scored on the val scenes' patches. A random ViT's features are the baseline (the
 scratch arm): an MAE whose features are no better has not yet learnt what segmentation needs.
 """
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from mae_core.checkpoint.pretrained import load_encoder
 from mae_core.engine.pretrain_config import IMAGENET_MEAN, IMAGENET_STD
+from transfer.classification.probe import ProbeOptions, linear_probe
 
 
 def read_scenes(root: str | Path, split: str) -> tuple[torch.Tensor, np.ndarray]:
@@ -60,20 +60,12 @@ def patch_features(encoder, images: torch.Tensor, blocks: list[int], batch: int 
     return {b: torch.cat(v) for b, v in outs.items()}
 
 
-def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor,
-                 num_classes: int, steps: int = 300, lr: float = 1e-2, seed: int = 0) -> float:
-    """Top-1 (%) on val of a linear classifier fitted on standardised train features (full batch AdamW)."""
-    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
-    train_x, val_x = (train_x - mean) / std, (val_x - mean) / std
-    torch.manual_seed(seed)
-    head = torch.nn.Linear(train_x.shape[1], num_classes)
-    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-4)
-    for _ in range(steps):
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(head(train_x), train_y).backward()
-        opt.step()
-    with torch.no_grad():
-        return round(100 * (head(val_x).argmax(1) == val_y).float().mean().item(), 2)
+def probe_top1(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor,
+               num_classes: int, seed: int = 0) -> float:
+    """Top-1 (%) on val of the project's cached-feature linear probe (transfer.classification.probe: standardised
+    features, L-BFGS, weight decay chosen on a held-out part of the train features)."""
+    metrics = linear_probe(train_x, train_y, val_x, val_y, ProbeOptions(solver="lbfgs", seed=seed), num_classes)[0]
+    return round(metrics["top1"], 2)
 
 
 def probe_checkpoint(checkpoint: str, ade_root: str | Path, num_classes: int, img_size: int, seed: int = 0,
@@ -92,7 +84,7 @@ def probe_checkpoint(checkpoint: str, ade_root: str | Path, num_classes: int, im
         raise ValueError(f"{ade_root}: no patch of the train or val scenes is covered by items")
     ft, fv = patch_features(encoder, xt, blocks), patch_features(encoder, xv, blocks)
     yt_, yv_ = torch.from_numpy(lt[kt]), torch.from_numpy(lv[kv])
-    per_block = {b: linear_probe(ft[b][torch.from_numpy(kt)], yt_, fv[b][torch.from_numpy(kv)], yv_, num_classes,
-                                 seed=seed) for b in blocks}
+    per_block = {b: probe_top1(ft[b][torch.from_numpy(kt)], yt_, fv[b][torch.from_numpy(kv)], yv_, num_classes, seed)
+                 for b in blocks}
     return {"patch_acc": per_block[blocks[-1]], "per_block": per_block,
             "patches": {"train": int(kt.sum()), "val": int(kv.sum())}, "wall_s": round(time.time() - t0, 1)}
