@@ -77,3 +77,17 @@ def test_a_random_vit_checkpoint_is_probed_at_the_study_grid(tmp_path):
     r = pp.probe_checkpoint(ckpt, tmp_path, num_classes=3, img_size=16)
     assert sorted(r["per_block"]) == [2, 4, 5] and r["patch_acc"] == r["per_block"][5]
     assert 0.0 <= r["patch_acc"] <= 100.0 and r["patches"]["train"] > 0
+    assert sorted(r["pos_share_per_block"]) == [2, 4, 5] and r["pos_share"] == r["pos_share_per_block"][5]
+    assert 0.0 <= r["pos_share"] <= 100.0
+
+
+def test_position_share_tells_position_from_content():
+    g = torch.Generator().manual_seed(0)
+    by_position = torch.randn(1, 16, 8, generator=g).expand(5, 16, 8)      # every image: the same features per patch
+    assert pp.position_share(by_position) == 100.0
+    by_content = torch.randn(5, 1, 8, generator=g).expand(5, 16, 8)        # every patch of an image: its features
+    assert pp.position_share(by_content) == 0.0
+    half = by_position + torch.randn(5, 16, 8, generator=g)                  # position and noise of equal variance
+    assert 30.0 < pp.position_share(half) < 70.0
+    with pytest.raises(ValueError, match="do not vary"):
+        pp.position_share(torch.ones(3, 4, 2))

@@ -226,10 +226,11 @@ def test_real_cells_at_a_micro_budget(tmp_path, capsys):
     res = json.loads((out / "transfer_study.json").read_text())
     assert {(c["task"], c["metric"]) for c in res["cells"]} == {
         ("coco", "bbox_AP"), ("coco", "segm_AP"), ("ade20k", "mIoU"), ("classification", "top1"),
-        ("patch_probe", "patch_acc")}
+        ("patch_probe", "patch_acc"), ("patch_probe", "pos_share")}
     probe = json.loads((out / "cells" / "patch_probe_mae_demo_s0" / "result.json").read_text())
     assert probe["lr_choice"] is None and not probe["lr_chosen_on_seed0"] and probe["patches"]["val"] > 0
     assert 0 <= probe["metrics"]["patch_acc"] <= 100 and sorted(probe["per_block"]) == ["2", "4", "5"]
+    assert 0 <= probe["metrics"]["pos_share"] <= 100 and sorted(probe["pos_share_per_block"]) == ["2", "4", "5"]
     assert {c["arm"] for c in res["cells"]} == {"mae_demo"} and len(res["lr_runs"]) == 3
     assert all(list(r["runs"]) == ["recipe"] and r["chosen"] == "recipe" for r in res["lr_runs"])
     n = json.loads((out / "cells" / "data" / "result.json").read_text())["data"]["counts"]["train"]["crops"]

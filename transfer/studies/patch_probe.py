@@ -5,7 +5,9 @@ background) takes the label its pixels mostly hold when items cover at least a q
 left out, as the segmentation recipe ignores label 0. The encoder is frozen; the outputs of its blocks (no final norm,
 as the dense adapters take them) go to the project's cached-feature linear probe (standardised, L-BFGS, weight decay
 chosen on held-out train patches), fitted on the train scenes' patches and scored on the val scenes' patches. A random ViT's features are the baseline (the
-scratch arm): an MAE whose features are no better has not yet learnt what segmentation needs.
+scratch arm): an MAE whose features are no better has not yet learnt what segmentation needs. Beside the probe, the
+share of the features' variance that the patch's position alone explains (``pos_share``): a start whose features
+mostly say where a patch is, not what it shows, has little for a segmenter to build on.
 """
 from __future__ import annotations
 
@@ -68,10 +70,24 @@ def probe_top1(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor
     return round(metrics["top1"], 2)
 
 
+def position_share(features: torch.Tensor) -> float:
+    """features [N, L, D] (N images, L patches each) -> % of their variance explained by the patch position alone
+    (the per-position mean over the images): 100 when every image gives the same features, about 0 when position
+    says nothing."""
+    f = features.double()
+    centred = f - f.mean((0, 1), keepdim=True)
+    total = centred.pow(2).sum()
+    if total == 0:
+        raise ValueError("position_share: the features do not vary at all")
+    return round(float(100 * centred.mean(0).pow(2).sum() * f.shape[0] / total), 2)
+
+
 def probe_checkpoint(checkpoint: str, ade_root: str | Path, num_classes: int, img_size: int, seed: int = 0,
                      blocks: tuple[int, ...] | None = None) -> dict:
     """Frozen patch probe of `checkpoint`'s encoder (resampled to `img_size`) on the scenes of `ade_root`.
-    -> {"patch_acc": the last block's top-1, "per_block": {block: top-1}, "patches": {"train", "val"}, "wall_s"}."""
+    -> {"patch_acc": the last block's top-1, "pos_share": the last block's position share of the val patches'
+    features, "per_block": {block: top-1}, "pos_share_per_block": {block: %}, "patches": {"train", "val"},
+    "wall_s"}."""
     t0 = time.time()
     encoder, _ = load_encoder(checkpoint, img_size=img_size)
     depth = len(encoder.blocks)
@@ -86,5 +102,8 @@ def probe_checkpoint(checkpoint: str, ade_root: str | Path, num_classes: int, im
     yt_, yv_ = torch.from_numpy(lt[kt]), torch.from_numpy(lv[kv])
     per_block = {b: probe_top1(ft[b][torch.from_numpy(kt)], yt_, fv[b][torch.from_numpy(kv)], yv_, num_classes, seed)
                  for b in blocks}
-    return {"patch_acc": per_block[blocks[-1]], "per_block": per_block,
+    grid = (img_size // patch) ** 2
+    shares = {b: position_share(fv[b].reshape(len(xv), grid, -1)) for b in blocks}
+    return {"patch_acc": per_block[blocks[-1]], "pos_share": shares[blocks[-1]], "per_block": per_block,
+            "pos_share_per_block": shares,
             "patches": {"train": int(kt.sum()), "val": int(kv.sum())}, "wall_s": round(time.time() - t0, 1)}

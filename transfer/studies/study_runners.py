@@ -139,7 +139,8 @@ def run_patch_probe(args, arm: str, seed: int, lr_scale: float, work: Path, pre:
     from transfer.studies.patch_probe import probe_checkpoint
     r = probe_checkpoint(pre["checkpoint"], Path(args.output_dir) / "data" / "ade", len(data["data"]["classes"]),
                          args.size, seed)
-    return {"metrics": {"patch_acc": r["patch_acc"]}, "per_block": r["per_block"], "patches": r["patches"],
+    return {"metrics": {"patch_acc": r["patch_acc"], "pos_share": r["pos_share"]}, "per_block": r["per_block"],
+            "pos_share_per_block": r["pos_share_per_block"], "patches": r["patches"],
             "steps": 0, "batch": 0, "wall_s": r["wall_s"]}
 
 

@@ -11,7 +11,7 @@ from transfer.studies.tables import markdown as markdown_table
 from transfer.studies.tables import stat, write_table
 
 METRICS = {"coco": ("bbox_AP", "segm_AP"), "ade20k": ("mIoU",), "classification": ("top1",),
-           "patch_probe": ("patch_acc",)}
+           "patch_probe": ("patch_acc", "pos_share")}
 FROZEN = ("patch_probe",)   # measured on the starting weights as they are: no training, so no lr to choose
 ARMS = ("mae_in_domain", "mae_demo", "scratch")
 LRS = ("recipe", "large")
@@ -67,7 +67,7 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
         elif s["lr"] is None and (r := read_result(out, name)) is not None:
             chosen[(task, arm, seed)] = r
     for (task, arm, seed), r in sorted(chosen.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
-        for metric in METRICS[task]:
+        for metric in (m for m in METRICS[task] if m in r["metrics"]):   # a cell of an older study may lack one
             figures.append({"task": task, "arm": arm, "seed": seed, "metric": metric, "value": r["metrics"][metric],
                             "lr": r.get("lr"), "lr_choice": r.get("lr_choice"), "steps": r.get("steps"),
                             "batch": r.get("batch"), "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg"),
