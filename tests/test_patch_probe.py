@@ -75,9 +75,9 @@ def test_a_random_vit_checkpoint_is_probed_at_the_study_grid(tmp_path):
     cfg = load_config(shipped_config("pretrain/transfer_study.py"), {"model.img_size": 16, "model.patch_size": 4})
     ckpt = save_initial_checkpoint(cfg, tmp_path / "init.pth", 0)
     r = pp.probe_checkpoint(ckpt, tmp_path, num_classes=3, img_size=16)
-    assert sorted(r["per_block"]) == [2, 4, 5] and r["patch_acc"] == r["per_block"][5]
+    assert sorted(r["per_block"]["patch_acc"]) == [2, 4, 5] and r["patch_acc"] == r["per_block"]["patch_acc"][5]
     assert 0.0 <= r["patch_acc"] <= 100.0 and r["patches"]["train"] > 0
-    assert sorted(r["pos_share_per_block"]) == [2, 4, 5] and r["pos_share"] == r["pos_share_per_block"][5]
+    assert sorted(r["per_block"]["pos_share"]) == [2, 4, 5] and r["pos_share"] == r["per_block"]["pos_share"][5]
     assert 0.0 <= r["pos_share"] <= 100.0
 
 

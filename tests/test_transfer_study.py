@@ -127,6 +127,16 @@ def test_lr_choice_results_and_table(tmp_path):
     assert len(rep["cells"]) == 8 and not list(tmp_path.glob("cells/pretrain_*"))
 
 
+def test_a_cell_without_a_metric_of_its_task_is_named(tmp_path):
+    args = _args(tmp_path, "--tasks", "coco", "--arms", "scratch", "--seeds", "2")
+    _write(tmp_path, "coco_scratch_s0_recipe", "coco", "scratch", 0, "recipe", 10.0)
+    _write(tmp_path, "coco_scratch_s0_large", "coco", "scratch", 0, "large", 12.0)
+    cl.write_atomic(cl.cell_dir(tmp_path, "coco_scratch_s1") / "result.json", {
+        "cell": "coco_scratch_s1", "task": "coco", "arm": "scratch", "seed": 1, "metrics": {"bbox_AP": 3.0}})
+    with pytest.raises(ValueError, match="coco_scratch_s1/result.json has no segm_AP"):
+        st.build_results(tmp_path, ts.cells(args), {}, vars(args))
+
+
 def _study(out, *extra, env=None):
     script = out.parent / "fake_study.py"
     script.write_text(FAKE)
@@ -229,8 +239,10 @@ def test_real_cells_at_a_micro_budget(tmp_path, capsys):
         ("patch_probe", "patch_acc"), ("patch_probe", "pos_share")}
     probe = json.loads((out / "cells" / "patch_probe_mae_demo_s0" / "result.json").read_text())
     assert probe["lr_choice"] is None and not probe["lr_chosen_on_seed0"] and probe["patches"]["val"] > 0
-    assert 0 <= probe["metrics"]["patch_acc"] <= 100 and sorted(probe["per_block"]) == ["2", "4", "5"]
-    assert 0 <= probe["metrics"]["pos_share"] <= 100 and sorted(probe["pos_share_per_block"]) == ["2", "4", "5"]
+    for metric in ("patch_acc", "pos_share"):
+        assert 0 <= probe["metrics"][metric] <= 100 and sorted(probe["per_block"][metric]) == ["2", "4", "5"]
+        fig = next(c for c in res["cells"] if c["metric"] == metric)
+        assert fig["per_block"] == probe["per_block"][metric] and fig["value"] == fig["per_block"]["5"]
     assert {c["arm"] for c in res["cells"]} == {"mae_demo"} and len(res["lr_runs"]) == 3
     assert all(list(r["runs"]) == ["recipe"] and r["chosen"] == "recipe" for r in res["lr_runs"])
     n = json.loads((out / "cells" / "data" / "result.json").read_text())["data"]["counts"]["train"]["crops"]

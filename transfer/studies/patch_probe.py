@@ -4,8 +4,9 @@ Each patch of the ADE-style scenes (``images/{training,validation}/*.jpg`` + ``a
 background) takes the label its pixels mostly hold when items cover at least a quarter of it; background patches are
 left out, as the segmentation recipe ignores label 0. The encoder is frozen; the outputs of its blocks (no final norm,
 as the dense adapters take them) go to the project's cached-feature linear probe (standardised, L-BFGS, weight decay
-chosen on held-out train patches), fitted on the train scenes' patches and scored on the val scenes' patches. A random ViT's features are the baseline (the
-scratch arm): an MAE whose features are no better has not yet learnt what segmentation needs. Beside the probe, the
+chosen on held-out train patches), fitted on the train scenes' patches and scored on the val scenes' patches. A
+random ViT's features are the baseline (the scratch arm): an MAE whose features are no better has not yet learnt what
+segmentation needs. Beside the probe, the
 share of the features' variance that the patch's position alone explains (``pos_share``): a start whose features
 mostly say where a patch is, not what it shows, has little for a segmenter to build on.
 """
@@ -86,8 +87,7 @@ def probe_checkpoint(checkpoint: str, ade_root: str | Path, num_classes: int, im
                      blocks: tuple[int, ...] | None = None) -> dict:
     """Frozen patch probe of `checkpoint`'s encoder (resampled to `img_size`) on the scenes of `ade_root`.
     -> {"patch_acc": the last block's top-1, "pos_share": the last block's position share of the val patches'
-    features, "per_block": {block: top-1}, "pos_share_per_block": {block: %}, "patches": {"train", "val"},
-    "wall_s"}."""
+    features, "per_block": {"patch_acc" | "pos_share": {block: %}}, "patches": {"train", "val"}, "wall_s"}."""
     t0 = time.time()
     encoder, _ = load_encoder(checkpoint, img_size=img_size)
     depth = len(encoder.blocks)
@@ -100,10 +100,8 @@ def probe_checkpoint(checkpoint: str, ade_root: str | Path, num_classes: int, im
         raise ValueError(f"{ade_root}: no patch of the train or val scenes is covered by items")
     ft, fv = patch_features(encoder, xt, blocks), patch_features(encoder, xv, blocks)
     yt_, yv_ = torch.from_numpy(lt[kt]), torch.from_numpy(lv[kv])
-    per_block = {b: probe_top1(ft[b][torch.from_numpy(kt)], yt_, fv[b][torch.from_numpy(kv)], yv_, num_classes, seed)
-                 for b in blocks}
-    grid = (img_size // patch) ** 2
-    shares = {b: position_share(fv[b].reshape(len(xv), grid, -1)) for b in blocks}
-    return {"patch_acc": per_block[blocks[-1]], "pos_share": shares[blocks[-1]], "per_block": per_block,
-            "pos_share_per_block": shares,
+    per_block = {"patch_acc": {b: probe_top1(ft[b][torch.from_numpy(kt)], yt_, fv[b][torch.from_numpy(kv)], yv_,
+                                             num_classes, seed) for b in blocks},
+                 "pos_share": {b: position_share(fv[b].reshape(len(xv), -1, fv[b].shape[-1])) for b in blocks}}
+    return {**{m: v[blocks[-1]] for m, v in per_block.items()}, "per_block": per_block,
             "patches": {"train": int(kt.sum()), "val": int(kv.sum())}, "wall_s": round(time.time() - t0, 1)}

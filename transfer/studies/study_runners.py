@@ -140,7 +140,7 @@ def run_patch_probe(args, arm: str, seed: int, lr_scale: float, work: Path, pre:
     r = probe_checkpoint(pre["checkpoint"], Path(args.output_dir) / "data" / "ade", len(data["data"]["classes"]),
                          args.size, seed)
     return {"metrics": {"patch_acc": r["patch_acc"], "pos_share": r["pos_share"]}, "per_block": r["per_block"],
-            "pos_share_per_block": r["pos_share_per_block"], "patches": r["patches"],
+            "patches": r["patches"],
             "steps": 0, "batch": 0, "wall_s": r["wall_s"]}
 
 

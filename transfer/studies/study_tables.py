@@ -67,11 +67,16 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
         elif s["lr"] is None and (r := read_result(out, name)) is not None:
             chosen[(task, arm, seed)] = r
     for (task, arm, seed), r in sorted(chosen.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
-        for metric in (m for m in METRICS[task] if m in r["metrics"]):   # a cell of an older study may lack one
+        missing = [m for m in METRICS[task] if m not in r["metrics"]]
+        if missing:
+            raise ValueError(f"{out}/cells/{r.get('cell')}/result.json has no {', '.join(missing)} (an older version "
+                             f"of the study wrote it): delete that cell's folder to measure it again")
+        by_block = r.get("per_block") or {}
+        for metric in METRICS[task]:
             figures.append({"task": task, "arm": arm, "seed": seed, "metric": metric, "value": r["metrics"][metric],
                             "lr": r.get("lr"), "lr_choice": r.get("lr_choice"), "steps": r.get("steps"),
                             "batch": r.get("batch"), "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg"),
-                            "cell": r.get("cell")})
+                            "cell": r.get("cell"), **({"per_block": by_block[metric]} if metric in by_block else {})})
     summary: dict = {}
     for f in figures:
         summary.setdefault(f["task"], {}).setdefault(f["metric"], {}).setdefault(f["arm"], []).append(f["value"])
