@@ -287,6 +287,26 @@ def test_scratch_and_in_domain_arms(tmp_path):
     assert not torch.equal(sd[0]["blocks.0.attn.qkv.weight"], sd[2]["blocks.0.attn.qkv.weight"])
 
 
+def test_in_domain_mae_on_a_smaller_grid_is_resampled_to_the_transfers(tmp_path):
+    """--pretrain-size: the in-domain MAE pretrains at a smaller resolution (same patch, fewer tokens); the transfers
+    get its encoder at the study's grid (position table resampled), scratch stays at the study's size."""
+    import torch
+
+    from mae_core.checkpoint.io import read_state_dict
+    args = _args(tmp_path, "--size", "64", "--pretrain-size", "32", "--num-train", "8", "--num-val", "4",
+                 "--pretrain-steps", "2", "--pretrain-batch", "4")
+    assert R.in_domain_overrides(args, 0, args.pretrain_size)["model.img_size"] == 32
+    R.run_data(args, tmp_path / "data")
+    got = R.run_pretrain(args, "mae_in_domain", 0, tmp_path / "pre")
+    assert got["img_size"] == 32 and got["steps"] == 2 and Path(got["source_checkpoint"]).is_file()
+    source, (sd, meta) = read_state_dict(got["source_checkpoint"])[0], read_state_dict(got["checkpoint"])
+    assert source["pos_embed"].shape[1] == 1 + 4 * 4 and sd["pos_embed"].shape[1] == 1 + 8 * 8
+    assert meta["manifest"]["encoder"]["img_size"] == [64, 64] and meta["manifest"]["decoder"] is None
+    assert torch.equal(source["blocks.0.attn.qkv.weight"], sd["blocks.0.attn.qkv.weight"])
+    scratch = read_state_dict(R.run_pretrain(args, "scratch", 0, tmp_path / "s")["checkpoint"])[0]
+    assert scratch["pos_embed"].shape[1] == 1 + 8 * 8
+
+
 def test_in_process_cells_run_in_order_and_a_failure_blocks_its_dependents(tmp_path):
     ran = []
 

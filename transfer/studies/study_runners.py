@@ -23,14 +23,15 @@ def run_data(args, root: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------- the arms
-def in_domain_overrides(args, seed: int) -> dict:
-    """The study's pretraining recipe at the transfer resolution and patch, `--pretrain-steps` at `--pretrain-batch`,
-    on the labelled train scenes' images, or with `--num-unlabelled` N on N more train scenes (no labels)."""
+def in_domain_overrides(args, seed: int, size: int | None = None) -> dict:
+    """The study's pretraining recipe at the study's patch and `size` (default: the transfer resolution),
+    `--pretrain-steps` at `--pretrain-batch`, on the labelled train scenes' images, or with `--num-unlabelled` N on N
+    more train scenes (no labels)."""
     images = args.num_unlabelled or args.num_train
     data_dir = Path(args.output_dir) / "data" / ("unlabelled" if args.num_unlabelled else "coco/train")
     steps_per_epoch = max(1, images // args.pretrain_batch)
     epochs = math.ceil(args.pretrain_steps / steps_per_epoch)
-    over = {"model.img_size": args.size, "model.patch_size": args.patch_size, "train.batch_size": args.pretrain_batch,
+    over = {"model.img_size": size or args.size, "model.patch_size": args.patch_size, "train.batch_size": args.pretrain_batch,
             "train.epochs": epochs, "train.max_steps": args.pretrain_steps, "train.seed": seed,
             "optim.warmup_epochs": max(epochs * 0.05, 1 / steps_per_epoch), "train.precision": args.precision,
             "train.vis_every_steps": max(1, args.pretrain_steps // 2),
@@ -50,8 +51,9 @@ def in_domain_start(args, seed: int) -> dict:
 
 
 def to_study_grid(args, checkpoint: str, work: Path) -> str:
-    """The demo MAE (patch 4, 28 px) as an encoder of the study's patch and grid: patch embedding resampled by the
-    pseudo-inverse resize, position table resampled, decoder dropped (mae_core.checkpoint.convert)."""
+    """An MAE of another patch or grid (the demo's patch 4 at 28 px, an in-domain MAE of `--pretrain-size`) as an
+    encoder of the study's patch and grid: patch embedding resampled by the pseudo-inverse resize (when the patch
+    differs), position table resampled, decoder dropped (mae_core.checkpoint.convert)."""
     from mae_core.checkpoint.convert import convert_file
     dst = work / f"encoder-patch{args.patch_size}.pth"
     convert_file(checkpoint, dst, src="ours", dst="ours", patch_size=args.patch_size, img_size=(args.size, args.size))
@@ -84,10 +86,13 @@ def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
                    "final_loss": got.get("final_loss")}
         return {**res, "source_checkpoint": res["checkpoint"],
                 "checkpoint": to_study_grid(args, res["checkpoint"], work), "wall_s": round(time.time() - t0, 1)}
-    over = {**in_domain_overrides(args, seed), **in_domain_start(args, seed)}
+    over = {**in_domain_overrides(args, seed, args.pretrain_size), **in_domain_start(args, seed)}
     cfg = load_config(args.pretrain_config, over)
     res = pretrain(cfg, work)
-    return {"checkpoint": res["checkpoint"], "steps": res["step"], "batch": cfg.train.batch_size,
+    grid = {}   # pretrained on a smaller grid: its position table resampled to the transfers' (as ViTDet does)
+    if cfg.model.img_size != args.size:
+        grid = {"source_checkpoint": res["checkpoint"], "checkpoint": to_study_grid(args, res["checkpoint"], work)}
+    return {"checkpoint": res["checkpoint"], **grid, "steps": res["step"], "batch": cfg.train.batch_size,
             "final_loss": res.get("final_loss"), "peak_lr": res.get("peak_lr"), "img_size": cfg.model.img_size,
             "patch_size": cfg.model.patch_size, "init": over.get("train.init_from", "random"),
             "wall_s": round(time.time() - t0, 1)}

@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", default=",".join(TASKS))
     p.add_argument("--pretrain-steps", type=int, default=600, help="in-domain MAE steps")
     p.add_argument("--pretrain-batch", type=int, default=64)
+    p.add_argument("--pretrain-size", type=int,
+                   help="in-domain MAE resolution (px, default --size): a smaller one pretrains on a smaller grid of "
+                        "the same patch (fewer tokens per image, so more images per minute), its position table "
+                        "resampled to the transfers' grid")
     p.add_argument("--pretrain-blr", type=float, help="in-domain MAE base lr (lr = blr * batch/256; default: the "
                                                       "config's)")
     p.add_argument("--demo-steps", type=int, default=0, help="demo MAE steps (0: the demo recipe's 3 epochs)")

@@ -74,7 +74,8 @@ def convert_state_dict(sd: StateDict, src: str, dst: str, hint: dict | None = No
                        img_size: tuple[int, int] | None = None) -> tuple[StateDict, dict, ConversionReport]:
     """-> (state dict in layout `dst`, manifest, report). `src` may be 'auto' (key patterns only: timm for
     our names). hint: encoder settings the weights do not carry (num_heads, window attention); a full encoder
-    config when the source is one of ours. patch_size / img_size: resample the patch embedding (approximate)."""
+    config when the source is one of ours. patch_size / img_size: resample the patch embedding (approximate) and the
+    position table to that patch and grid, dropping the decoder."""
     src = detect_layout(sd) if src == "auto" else src
     check_layout(sd, src)
     if dst not in LAYOUTS:
@@ -87,15 +88,18 @@ def convert_state_dict(sd: StateDict, src: str, dst: str, hint: dict | None = No
     if "num_heads" not in hint:
         report.note(f"num_heads={cfg['num_heads']} inferred from the width {cfg['embed_dim']} (weights do not "
                     "store it); pass the real value if it differs")
-    if patch_size and patch_size != cfg["patch_size"]:
+    new_patch = patch_size and patch_size != cfg["patch_size"]
+    if new_patch or (img_size and list(img_size) != list(cfg["img_size"])):
         mine, decoder = split_decoder(mine)
-        for k in decoder:   # the decoder predicts p*p*C values per patch of the old size
-            report.drop(k, "MAE decoder of the old patch size (patch-size resampling keeps the encoder)")
+        for k in decoder:   # the decoder predicts p*p*C values per patch of the old size, on the old grid
+            report.drop(k, "MAE decoder of the old patch size or grid (resampling keeps the encoder)")
         dec_cfg = None
-        report.note(f"patch size {cfg['patch_size']} -> {patch_size} by pseudo-inverse resize: APPROXIMATE, "
-                    "outputs change (see docs/interop.md for the measured error)")
-        mine, cfg = resample_patch_size(mine, cfg, patch_size, img_size)
-        report.create("patch_embed.proj.weight", f"resampled to {patch_size}x{patch_size} (approximate)")
+        if new_patch:
+            report.note(f"patch size {cfg['patch_size']} -> {patch_size} by pseudo-inverse resize: APPROXIMATE, "
+                        "outputs change (see docs/interop.md for the measured error)")
+            report.create("patch_embed.proj.weight", f"resampled to {patch_size}x{patch_size} (approximate)")
+        mine, cfg = resample_patch_size(mine, cfg, patch_size or cfg["patch_size"], img_size)
+        report.create("pos_embed", f"resampled to the grid of {cfg['img_size']} px at patch {cfg['patch_size']}")
     if dst == "hf":
         out, extra = hf.from_ours(mine, cfg, report, dec_cfg)
     else:
