@@ -144,8 +144,8 @@ def convert_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--num-heads", type=int, default=None, help="attention heads (not stored in the weights)")
     ap.add_argument("--patch-size", type=int, default=None, help="resample the patch embedding (approximate)")
     ap.add_argument("--img-size", type=int, default=None,
-                    help="with --patch-size: the image side the resampled encoder is for (its grid; default: the "
-                         "checkpoint's)")
+                    help="the image side the converted encoder is for: its position table is resampled to that grid "
+                         "(with or without --patch-size; default: the checkpoint's; the decoder is dropped)")
     ap.add_argument("input")
     ap.add_argument("output")
     args = ap.parse_args(argv)

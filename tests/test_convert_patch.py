@@ -28,6 +28,16 @@ def test_patch_size_option_of_the_conversion():
     assert any("APPROXIMATE" in n for n in report.notes) and manifest["encoder"]["patch_size"] == 16
 
 
+def test_img_size_option_resamples_the_grid_alone():
+    src = randomize(VisionTransformer(img_size=32, patch_size=8, embed_dim=64, depth=1, num_heads=2))
+    out, manifest, report = convert_state_dict(src.state_dict(), "ours", "ours", {"num_heads": 2}, img_size=(64, 64))
+    assert torch.equal(out["patch_embed.proj.weight"], src.state_dict()["patch_embed.proj.weight"])
+    assert out["pos_embed"].shape[1] == 1 + 8 * 8 and manifest["encoder"]["img_size"] == [64, 64]
+    assert not any("APPROXIMATE" in n for n in report.notes) and "pos_embed" in report.created
+    same, manifest, report = convert_state_dict(src.state_dict(), "ours", "ours", {"num_heads": 2}, img_size=(32, 32))
+    assert torch.equal(same["pos_embed"], src.state_dict()["pos_embed"]) and not report.created
+
+
 def test_error_on_fashion_mnist_items():
     from mae_core.data.datasets import DataError, read_fashion_mnist
     try:

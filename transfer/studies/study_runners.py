@@ -31,8 +31,9 @@ def in_domain_overrides(args, seed: int, size: int | None = None) -> dict:
     data_dir = Path(args.output_dir) / "data" / ("unlabelled" if args.num_unlabelled else "coco/train")
     steps_per_epoch = max(1, images // args.pretrain_batch)
     epochs = math.ceil(args.pretrain_steps / steps_per_epoch)
-    over = {"model.img_size": size or args.size, "model.patch_size": args.patch_size, "train.batch_size": args.pretrain_batch,
-            "train.epochs": epochs, "train.max_steps": args.pretrain_steps, "train.seed": seed,
+    over = {"model.img_size": size or args.size, "model.patch_size": args.patch_size,
+            "train.batch_size": args.pretrain_batch, "train.epochs": epochs, "train.max_steps": args.pretrain_steps,
+            "train.seed": seed,
             "optim.warmup_epochs": max(epochs * 0.05, 1 / steps_per_epoch), "train.precision": args.precision,
             "train.vis_every_steps": max(1, args.pretrain_steps // 2),
             "data.path": str(data_dir)}
@@ -145,8 +146,7 @@ def run_patch_probe(args, arm: str, seed: int, lr_scale: float, work: Path, pre:
     r = probe_checkpoint(pre["checkpoint"], Path(args.output_dir) / "data" / "ade", len(data["data"]["classes"]),
                          args.size, seed)
     return {"metrics": {"patch_acc": r["patch_acc"], "pos_share": r["pos_share"]}, "per_block": r["per_block"],
-            "patches": r["patches"],
-            "steps": 0, "batch": 0, "wall_s": r["wall_s"]}
+            "patches": r["patches"], "steps": 0, "batch": 0, "wall_s": r["wall_s"]}
 
 
 RUNNERS = {"data": run_data, "pretrain": run_pretrain, "coco": run_coco, "ade20k": run_ade, "classification": run_cls,
