@@ -83,3 +83,19 @@ def test_bad_options_are_errors():
         MAEViT(**{**MICRO, "out_indices": (0, 9)})
     with pytest.raises(ValueError, match="pretrained"):
         MAEViT(**MICRO, init_cfg=dict(type="Pretrained", checkpoint="x.pth"))
+
+
+def test_a_block_named_twice_feeds_several_levels():
+    """(1, 3, 3, 3): one forward, the last block's map on three levels (ViTDet's one-map pyramid), final norm on it."""
+    torch.manual_seed(0)
+    bb = MAEViT(**{**MICRO, "out_indices": (1, 3, 3, 3), "final_norm": True})
+    bb.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        out = bb(x)
+        ref = bb.forward_intermediates(x, [1, 3], norm=False, output_fmt="NCHW")
+    assert len(out) == 4 and out[1] is out[2] is out[3]
+    torch.testing.assert_close(out[0], ref[0])
+    normed = bb.norm(ref[1].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    torch.testing.assert_close(out[3], normed)
+    assert not torch.allclose(out[3], ref[1], atol=1e-3)

@@ -86,6 +86,57 @@ def test_cells_and_dependencies(tmp_path):
     assert ts.cells(_args(tmp_path))["pretrain_mae_in_domain_s0"]["deps"] == ("data",)
 
 
+def test_finetuned_arm_cells_wait_for_the_in_domain_crop_fine_tuning(tmp_path):
+    """mae_finetuned starts from the in-domain MAE's classification cells (made whatever --arms / --tasks say), has no
+    classification figure of its own, and its start waits for every first-seed run the lr choice reads."""
+    spec = ts.cells(_args(tmp_path, "--arms", "mae_finetuned,scratch", "--tasks", "ade20k", "--seeds", "2"))
+    assert spec["pretrain_mae_finetuned_s0"]["deps"] == ("pretrain_mae_in_domain_s0",
+                                                         "classification_mae_in_domain_s0_recipe",
+                                                         "classification_mae_in_domain_s0_large")
+    assert spec["pretrain_mae_finetuned_s1"]["deps"] == ("pretrain_mae_in_domain_s1", "classification_mae_in_domain_s1")
+    assert spec["ade20k_mae_finetuned_s1"]["deps"] == ("pretrain_mae_finetuned_s1", "ade20k_mae_finetuned_s0_recipe",
+                                                       "ade20k_mae_finetuned_s0_large")
+    assert not any(n.startswith(("classification_mae_finetuned", "ade20k_mae_in_domain", "classification_scratch"))
+                   for n in spec)
+    names = list(spec)
+    assert names.index("classification_mae_in_domain_s1") < names.index("pretrain_mae_finetuned_s1")
+    assert ts.build_parser().parse_args([]).arms == "mae_in_domain,mae_demo,scratch"
+
+
+def test_finetuned_start_takes_the_classifiers_blocks_and_the_maes_position_table(tmp_path):
+    import torch
+
+    from mae_core.checkpoint.io import read_checkpoint
+    from mae_core.config import load_config
+    from mae_core.engine.trainer import save_initial_checkpoint
+    args = _args(tmp_path, "--size", "64", "--patch-size", "8", "--arms", "mae_finetuned")
+    enc = save_initial_checkpoint(load_config(args.pretrain_config, R.in_domain_overrides(args, 0)),
+                                  tmp_path / "enc.pth", 0)
+    cl.write_atomic(cl.cell_dir(tmp_path, "pretrain_mae_in_domain_s0") / "result.json", {"checkpoint": str(enc)})
+    mae = read_checkpoint(enc)["model"]
+    for lr, top1, shift in (("recipe", 70.0, 1.0), ("large", 80.0, 2.0)):   # the large lr's run is the better
+        name = f"classification_mae_in_domain_s0_{lr}"
+        sd = {k: v + shift for k, v in mae.items() if k not in ("pos_embed", "norm.weight", "norm.bias")}
+        sd.update({"pos_embed": torch.zeros(1, 1 + 36, mae["pos_embed"].shape[-1]), "head.weight": torch.ones(4, 1)})
+        (cl.cell_dir(tmp_path, name) / "work").mkdir(parents=True)
+        torch.save({"model": sd}, cl.cell_dir(tmp_path, name) / "work" / "checkpoint-last.pth")
+        cl.write_atomic(cl.cell_dir(tmp_path, name) / "result.json", {"metrics": {"top1": top1}, "steps": 7,
+                                                                      "batch": 3})
+    got = R.run_pretrain(args, "mae_finetuned", 0, tmp_path / "ft")
+    assert got["source_cell"] == "classification_mae_in_domain_s0_large" and (got["steps"], got["batch"]) == (7, 3)
+    start = read_checkpoint(got["checkpoint"])
+    torch.testing.assert_close(start["model"]["blocks.0.attn.qkv.weight"], mae["blocks.0.attn.qkv.weight"] + 2.0)
+    torch.testing.assert_close(start["model"]["pos_embed"], mae["pos_embed"])
+    assert "head.weight" not in start["model"] and start["manifest"]["encoder"]["patch_size"] == 8
+    # a classifier of another ViT is named, not loaded
+    bad = cl.cell_dir(tmp_path, "classification_mae_in_domain_s1") / "work"
+    bad.mkdir(parents=True)
+    torch.save({"model": {"blocks.0.attn.qkv.weight": torch.zeros(3, 3)}}, bad / "checkpoint-last.pth")
+    cl.write_atomic(cl.cell_dir(tmp_path, "pretrain_mae_in_domain_s1") / "result.json", {"checkpoint": str(enc)})
+    with pytest.raises(ValueError, match="classification_mae_in_domain_s1.*not a fine-tuning"):
+        R.run_pretrain(args, "mae_finetuned", 1, tmp_path / "ft1")
+
+
 def _write(out, name, task, arm, seed, lr, value):
     cl.write_atomic(cl.cell_dir(out, name) / "result.json", {
         "cell": name, "task": task, "arm": arm, "seed": seed, "lr_choice": lr, "lr": 1e-3,

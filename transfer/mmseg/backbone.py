@@ -1,7 +1,8 @@
 """The project's one ViT (``mae_core.models.vit.VisionTransformer``) as an mmseg backbone: ``MAEViT`` in mmseg's MODELS.
 
 forward: images [B, 3, H, W] -> tuple of len(out_indices) maps [B, D, H/p, W/p] (NCHW), the block outputs without
-the final norm, as mmseg's MAE backbone gives them to ``Feature2Pyramid`` (which rescales them to strides 4..32).
+the final norm, as mmseg's MAE backbone gives them to ``Feature2Pyramid`` (which rescales them to strides 4..32); a
+block may be named more than once (``(5, 5, 5, 5)``: every level from the last block, as ViTDet's simple pyramid).
 Options of mmseg's MAE recipe: BEiT relative position bias (``rel_pos="bias"``, zero-init), layer scale
 (``init_values``), drop path, ``out_indices``; the position table is resampled for any input (512 crops, whole
 images, sliding windows) by ``pos_embed_for``. Pretrained weights load in ``init_weights`` (as mmseg's
@@ -82,8 +83,9 @@ class MAEViT(VisionTransformer):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """x [B, C, H, W] -> len(out_indices) maps [B, D, H/p, W/p]."""
-        outs = self.forward_intermediates(x, list(self.out_indices), norm=False, output_fmt="NCHW")
-        if self.final_norm and self.out_indices[-1] == len(self.blocks) - 1:  # mmseg: norm after the last block only
-            last = self.norm(outs[-1].permute(0, 2, 3, 1)).permute(0, 3, 1, 2).contiguous()
-            outs = outs[:-1] + [last]
-        return tuple(outs)
+        take = sorted(set(self.out_indices))   # a block named twice (ViTDet's one-map pyramid) runs once
+        maps = dict(zip(take, self.forward_intermediates(x, take, norm=False, output_fmt="NCHW")))
+        last = len(self.blocks) - 1
+        if self.final_norm and last in maps:   # mmseg: norm after the last block only
+            maps[last] = self.norm(maps[last].permute(0, 2, 3, 1)).permute(0, 3, 1, 2).contiguous()
+        return tuple(maps[i] for i in self.out_indices)

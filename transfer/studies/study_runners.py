@@ -1,4 +1,4 @@
-"""The work of each transfer-study cell: the scenes, the three arms' starting checkpoints, the three transfers.
+"""The work of each transfer-study cell: the scenes, the arms' starting checkpoints, the three transfers.
 
 Each transfer runs into the cell's folder, so that a rerun resumes it: detection and segmentation through the shared
 transfers of :mod:`transfer.studies.transfers` (the library entry points of ``tools/train_coco.py`` and
@@ -61,11 +61,43 @@ def to_study_grid(args, checkpoint: str, work: Path) -> str:
     return str(dst)
 
 
+def finetuned_start(args, seed: int, work: Path) -> dict:
+    """The ``mae_finetuned`` arm's start: the seed's in-domain MAE encoder (at the study's grid) with the blocks,
+    patch embedding and class token of its fine-tuning on the item crops (the classification cell the study chose);
+    the position table stays the MAE's, of the scenes' grid (the classifier's is of the 48 px crops' grid)."""
+    from mae_core.checkpoint.io import atomic_save, read_checkpoint, read_state_dict
+    from transfer.studies.cells import cell_dir, read_result
+    from transfer.studies.transfer_study import finetuned_source
+    from transfer.studies.study_tables import LRS
+    out = Path(args.output_dir)
+    source = finetuned_source(out, seed, tuple(lr for lr in LRS if lr in args.lrs.split(",")))
+    classifier = cell_dir(out, source) / "work" / "checkpoint-last.pth"
+    encoder = read_checkpoint(read_result(out, f"pretrain_mae_in_domain_s{seed}")["checkpoint"])
+    weights, _ = read_state_dict(classifier)
+    sd = dict(encoder["model"])
+    taken = sorted(k for k in weights if k in sd and k != "pos_embed")
+    wrong = [k for k in taken if weights[k].shape != sd[k].shape]
+    if wrong or not any(k.startswith("blocks.") for k in taken):
+        raise ValueError(f"{classifier}: not a fine-tuning of the in-domain MAE's ViT (shapes differ: {wrong[:5]}; "
+                         f"blocks found: {any(k.startswith('blocks.') for k in taken)})")
+    sd.update({k: weights[k] for k in taken})
+    dst = work / f"encoder-finetuned-patch{args.patch_size}.pth"
+    work.mkdir(parents=True, exist_ok=True)
+    atomic_save({"model": sd, "manifest": {**encoder.get("manifest", {}), "source": str(classifier),
+                                           "note": "blocks of the crop fine-tuning, position table of the MAE"}}, dst)
+    made = read_result(out, source) or {}
+    return {"checkpoint": str(dst), "source_checkpoint": str(classifier), "source_cell": source,
+            "steps": made.get("steps"), "batch": made.get("batch"), "keys_taken": len(taken),
+            "note": "in-domain MAE fine-tuned on the crops (its steps and batch)"}
+
+
 def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
     """-> {"checkpoint", "steps", "batch", "wall_s", ...} of the arm's starting weights."""
     from mae_core.config import load_config, shipped_config
     from mae_core.engine.trainer import pretrain, save_initial_checkpoint
     t0 = time.time()
+    if arm == "mae_finetuned":
+        return {**finetuned_start(args, seed, work), "wall_s": round(time.time() - t0, 1)}
     if arm == "scratch":   # the same model as the in-domain arm, at its (seeded) initialisation
         cfg = load_config(args.pretrain_config, in_domain_overrides(args, seed))
         return {"checkpoint": save_initial_checkpoint(cfg, work / "checkpoint-init.pth", seed), "steps": 0,

@@ -13,7 +13,10 @@ from transfer.studies.tables import stat, write_table
 METRICS = {"coco": ("bbox_AP", "segm_AP"), "ade20k": ("mIoU",), "classification": ("top1",),
            "patch_probe": ("patch_acc", "pos_share")}
 FROZEN = ("patch_probe",)   # measured on the starting weights as they are: no training, so no lr to choose
-ARMS = ("mae_in_domain", "mae_demo", "scratch")
+ARMS = ("mae_in_domain", "mae_demo", "mae_finetuned", "scratch")
+# The in-domain MAE after its fine-tuning on the item crops (a supervised start, as BEiT's intermediate fine-tuning
+# before ADE20K): made from the in-domain arm's classification cells, so it has no classification figure of its own.
+FINETUNED = "mae_finetuned"
 LRS = ("recipe", "large")
 
 

@@ -1,9 +1,11 @@
 """Does the MAE transfer? MAE vs scratch on detection, segmentation and classification, with seeds, in one command.
 
-For every seed, three arms give the same ViT (the demo's encoder size, 192 x 6, at ``--patch-size`` 8) its starting
+For every seed, the arms give the same ViT (the demo's encoder size, 192 x 6, at ``--patch-size`` 8) its starting
 weights: ``mae_in_domain`` (pretrained as an MAE on the train scenes' images at the transfer resolution,
 configs/pretrain/transfer_study.py), ``mae_demo`` (the demo recipe on 28 px Fashion-MNIST items, patch 4: its patch
-embedding and position table are resampled to the study's patch and grid) and ``scratch`` (random init);
+embedding and position table are resampled to the study's patch and grid), ``scratch`` (random init) and, when asked
+for, ``mae_finetuned`` (the in-domain MAE after its classification cell's fine-tuning on the item crops: a supervised
+start, which shows how much a better start can give each dense task at the study's budget);
 ``--in-domain-init demo`` starts the in-domain MAE from the seed's demo MAE instead of random weights. Each arm is
 transferred with the same recipes: ViTDet Mask R-CNN (detectron2), UperNet (mmseg) and fine-tuning on the item
 crops; and, before any training, the ``patch_probe``: a linear probe of the frozen starting weights' patch features
@@ -25,7 +27,8 @@ from pathlib import Path
 from mae_core.config import shipped_config
 from transfer.studies import cells as cells_lib
 from transfer.studies.cells import study_start
-from transfer.studies.study_tables import ARMS, FROZEN, LRS, METRICS, build_results, markdown, pick_lr, write_outputs
+from transfer.studies.study_tables import (ARMS, FINETUNED, FROZEN, LRS, METRICS, build_results, markdown, pick_lr,
+                                          write_outputs)
 
 TASKS = tuple(METRICS)
 
@@ -45,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-unlabelled", type=int, default=0,
                    help="pretrain the in-domain MAE on this many more train scenes, without labels, instead of the "
                         "labelled ones (items of the train split only)")
-    p.add_argument("--arms", default=",".join(ARMS))
+    p.add_argument("--arms", default=",".join(a for a in ARMS if a != FINETUNED),
+                   help=f"of {', '.join(ARMS)} ({FINETUNED}: the in-domain arm's pretraining and crop fine-tuning "
+                        "run too, whatever --arms and --tasks say)")
     p.add_argument("--tasks", default=",".join(TASKS))
     p.add_argument("--pretrain-steps", type=int, default=600, help="in-domain MAE steps")
     p.add_argument("--pretrain-batch", type=int, default=64)
@@ -100,25 +105,49 @@ def cells(args) -> dict[str, dict]:
     lrs = tuple(lr for lr in LRS if lr in _list(args.lrs, LRS, "--lrs"))
     out: dict[str, dict] = {"data": {"kind": "data", "deps": ()}}
     from_demo = args.in_domain_init == "demo" and "mae_in_domain" in arms   # the demo MAE is made first
-    pretrained = ("mae_demo", *(a for a in arms if a != "mae_demo")) if from_demo else arms
+    finetuned = FINETUNED in arms   # needs the in-domain MAE and its classification cells, whatever --arms/--tasks say
+    base = [a for a in arms if a != FINETUNED]
+    if finetuned and "mae_in_domain" not in base:
+        base.insert(0, "mae_in_domain")
+    pretrained = ("mae_demo", *(a for a in base if a != "mae_demo")) if from_demo else base
     for seed in range(args.seeds):   # seed by seed: a study stopped early has whole seeds
         for arm in pretrained:
             deps = ("data", f"pretrain_mae_demo_s{seed}") if arm == "mae_in_domain" and from_demo else ("data",)
             out[f"pretrain_{arm}_s{seed}"] = {"kind": "pretrain", "arm": arm, "seed": seed, "deps": deps}
         for task in tasks:
-            for arm in arms:
-                pre = f"pretrain_{arm}_s{seed}"
-                if task in FROZEN:
-                    out[f"{task}_{arm}_s{seed}"] = {"kind": task, "arm": arm, "seed": seed, "lr": None, "lrs": (),
-                                                    "deps": (pre,)}
-                elif seed == 0:
-                    for lr in lrs:
-                        out[f"{task}_{arm}_s0_{lr}"] = {"kind": task, "arm": arm, "seed": 0, "lr": lr, "lrs": lrs,
-                                                        "deps": (pre,)}
-                else:
-                    out[f"{task}_{arm}_s{seed}"] = {"kind": task, "arm": arm, "seed": seed, "lr": None, "lrs": lrs,
-                                                    "deps": (pre, *(f"{task}_{arm}_s0_{lr}" for lr in lrs))}
+            for arm in (a for a in base if a in arms):
+                out.update(transfer_cells(task, arm, seed, lrs))
+        if finetuned:
+            source = transfer_cells("classification", "mae_in_domain", seed, lrs)
+            out.update({k: v for k, v in source.items() if k not in out})
+            out[f"pretrain_{FINETUNED}_s{seed}"] = {"kind": "pretrain", "arm": FINETUNED, "seed": seed,
+                                                    "deps": (f"pretrain_mae_in_domain_s{seed}", *source)}
+            for task in tasks:
+                if task != "classification":
+                    out.update(transfer_cells(task, FINETUNED, seed, lrs))
     return out
+
+
+def transfer_cells(task: str, arm: str, seed: int, lrs: tuple[str, ...]) -> dict[str, dict]:
+    """The cells of one (task, arm, seed): the frozen probe once; on the first seed one run per lr of `lrs`; on a
+    later seed one run at the lr chosen on the first (it waits for those runs)."""
+    pre = f"pretrain_{arm}_s{seed}"
+    if task in FROZEN:
+        return {f"{task}_{arm}_s{seed}": {"kind": task, "arm": arm, "seed": seed, "lr": None, "lrs": (),
+                                          "deps": (pre,)}}
+    if seed == 0:
+        return {f"{task}_{arm}_s0_{lr}": {"kind": task, "arm": arm, "seed": 0, "lr": lr, "lrs": lrs, "deps": (pre,)}
+                for lr in lrs}
+    return {f"{task}_{arm}_s{seed}": {"kind": task, "arm": arm, "seed": seed, "lr": None, "lrs": lrs,
+                                      "deps": (pre, *(f"{task}_{arm}_s0_{lr}" for lr in lrs))}}
+
+
+def finetuned_source(out: Path, seed: int, lrs: tuple[str, ...]) -> str:
+    """The classification cell the ``mae_finetuned`` arm of `seed` starts from: the in-domain MAE's crop fine-tuning
+    of that seed, on the first seed the run at the lr the study chose."""
+    if seed:
+        return f"classification_mae_in_domain_s{seed}"
+    return f"classification_mae_in_domain_s0_{chosen_lr(out, 'classification', 'mae_in_domain', lrs)}"
 
 
 def chosen_lr(out: Path, task: str, arm: str, lrs: tuple[str, ...] = LRS) -> str:
