@@ -101,6 +101,9 @@ def test_finetuned_arm_cells_wait_for_the_in_domain_crop_fine_tuning(tmp_path):
     names = list(spec)
     assert names.index("classification_mae_in_domain_s1") < names.index("pretrain_mae_finetuned_s1")
     assert ts.build_parser().parse_args([]).arms == "mae_in_domain,mae_demo,scratch"
+    # the in-domain MAE it needs is continued from the demo MAE when asked, even without mae_in_domain in --arms
+    cont = ts.cells(_args(tmp_path, "--arms", "mae_finetuned", "--in-domain-init", "demo", "--seeds", "1"))
+    assert cont["pretrain_mae_in_domain_s0"]["deps"] == ("data", "pretrain_mae_demo_s0")
 
 
 def test_finetuned_start_takes_the_classifiers_blocks_and_the_maes_position_table(tmp_path):

@@ -68,18 +68,18 @@ def finetuned_start(args, seed: int, work: Path) -> dict:
     from mae_core.checkpoint.io import atomic_save, read_checkpoint, read_state_dict
     from transfer.studies.cells import cell_dir, read_result
     from transfer.studies.transfer_study import finetuned_source
-    from transfer.studies.study_tables import LRS
     out = Path(args.output_dir)
-    source = finetuned_source(out, seed, tuple(lr for lr in LRS if lr in args.lrs.split(",")))
+    source = finetuned_source(args, seed)
     classifier = cell_dir(out, source) / "work" / "checkpoint-last.pth"
     encoder = read_checkpoint(read_result(out, f"pretrain_mae_in_domain_s{seed}")["checkpoint"])
     weights, _ = read_state_dict(classifier)
     sd = dict(encoder["model"])
     taken = sorted(k for k in weights if k in sd and k != "pos_embed")
     wrong = [k for k in taken if weights[k].shape != sd[k].shape]
-    if wrong or not any(k.startswith("blocks.") for k in taken):
+    has_blocks = any(k.startswith("blocks.") for k in taken)
+    if wrong or not has_blocks:
         raise ValueError(f"{classifier}: not a fine-tuning of the in-domain MAE's ViT (shapes differ: {wrong[:5]}; "
-                         f"blocks found: {any(k.startswith('blocks.') for k in taken)})")
+                         f"blocks found: {has_blocks})")
     sd.update({k: weights[k] for k in taken})
     dst = work / f"encoder-finetuned-patch{args.patch_size}.pth"
     work.mkdir(parents=True, exist_ok=True)

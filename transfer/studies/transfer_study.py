@@ -102,13 +102,13 @@ def cells(args) -> dict[str, dict]:
     if args.seeds < 1:
         raise SystemExit(f"--seeds must be >= 1, got {args.seeds}")
     arms, tasks = _list(args.arms, ARMS, "--arms"), _list(args.tasks, TASKS, "--tasks")
-    lrs = tuple(lr for lr in LRS if lr in _list(args.lrs, LRS, "--lrs"))
+    lrs = study_lrs(args)
     out: dict[str, dict] = {"data": {"kind": "data", "deps": ()}}
-    from_demo = args.in_domain_init == "demo" and "mae_in_domain" in arms   # the demo MAE is made first
     finetuned = FINETUNED in arms   # needs the in-domain MAE and its classification cells, whatever --arms/--tasks say
     base = [a for a in arms if a != FINETUNED]
     if finetuned and "mae_in_domain" not in base:
         base.insert(0, "mae_in_domain")
+    from_demo = args.in_domain_init == "demo" and "mae_in_domain" in base   # the demo MAE is made first
     pretrained = ("mae_demo", *(a for a in base if a != "mae_demo")) if from_demo else base
     for seed in range(args.seeds):   # seed by seed: a study stopped early has whole seeds
         for arm in pretrained:
@@ -142,12 +142,18 @@ def transfer_cells(task: str, arm: str, seed: int, lrs: tuple[str, ...]) -> dict
                                       "deps": (pre, *(f"{task}_{arm}_s0_{lr}" for lr in lrs))}}
 
 
-def finetuned_source(out: Path, seed: int, lrs: tuple[str, ...]) -> str:
+def study_lrs(args) -> tuple[str, ...]:
+    """The lrs of ``--lrs`` in LRS order (the first seed runs each)."""
+    return tuple(lr for lr in LRS if lr in _list(args.lrs, LRS, "--lrs"))
+
+
+def finetuned_source(args, seed: int) -> str:
     """The classification cell the ``mae_finetuned`` arm of `seed` starts from: the in-domain MAE's crop fine-tuning
     of that seed, on the first seed the run at the lr the study chose."""
     if seed:
         return f"classification_mae_in_domain_s{seed}"
-    return f"classification_mae_in_domain_s0_{chosen_lr(out, 'classification', 'mae_in_domain', lrs)}"
+    lr = chosen_lr(Path(args.output_dir), "classification", "mae_in_domain", study_lrs(args))
+    return f"classification_mae_in_domain_s0_{lr}"
 
 
 def chosen_lr(out: Path, task: str, arm: str, lrs: tuple[str, ...] = LRS) -> str:
