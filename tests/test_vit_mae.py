@@ -111,3 +111,28 @@ def test_cpu_bf16_attention_path_matches_sdpa():
     assert out.dtype == torch.bfloat16
     torch.testing.assert_close(out.float(), ref, atol=5e-2, rtol=5e-2)
     torch.testing.assert_close(attend(q, k, v, bias), ref)
+
+
+def test_cpu_attention_is_explicit_for_short_sequences_and_sdpa_for_long_ones(monkeypatch):
+    """On a CPU up to CPU_EXPLICIT_MAX_TOKENS tokens the explicit products (faster there) give SDPA's output and
+    gradients; longer sequences go to SDPA."""
+    import torch.nn.functional as F
+
+    from mae_core.models import attention
+    q, k, v = (torch.randn(2, 3, 50, 16, requires_grad=True) for _ in range(3))
+    bias = torch.randn(1, 3, 50, 50)
+    out = attention.attend(q, k, v, bias)
+    grads = torch.autograd.grad(out.square().sum(), (q, k, v))
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    ref_grads = torch.autograd.grad(ref.square().sum(), (q, k, v))
+    torch.testing.assert_close(out, ref)
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r)
+    calls = []
+    sdpa = F.scaled_dot_product_attention
+    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", lambda *a, **kw: calls.append(1) or sdpa(*a, **kw))
+    attention.attend(q, k, v, bias)
+    assert calls == []
+    n = attention.CPU_EXPLICIT_MAX_TOKENS + 1
+    attention.attend(*(torch.randn(1, 2, n, 8) for _ in range(3)))
+    assert calls == [1]

@@ -15,7 +15,7 @@ config = PretrainConfig(
     model=ModelConfig(encoder="vit_demo_patch4", img_size=28, patch_size=4, decoder_embed_dim=128, decoder_depth=2,
                       decoder_num_heads=4, mask_ratio=0.75, target="norm_pixel"),
     data=DataConfig(path="fashion-mnist", augmentation="random_resized_crop", crop_min_scale=0.35,
-                    mean=(FASHION_MEAN,) * 3, std=(FASHION_STD,) * 3, num_workers=1),
+                    mean=(FASHION_MEAN,) * 3, std=(FASHION_STD,) * 3, num_workers=0, tensor_augmentation=True),
     optim=OptimConfig(base_lr=2e-3, weight_decay=0.05, betas=(0.9, 0.95), warmup_epochs=1),
     train=TrainConfig(epochs=3, batch_size=128, precision="auto", log_every=20, vis_every_steps=200),
 )

@@ -82,11 +82,20 @@ def read_fashion_mnist(split: str = "train", root: str | os.PathLike | None = No
 
 class ArrayImageDataset(Dataset):
     """In-memory uint8 images [N, H, W] (or [N, H, W, C]) with labels, through a PIL transform; `mode` ('RGB',
-    'L') converts each image first (None keeps it)."""
+    'L') converts each image first (None keeps it). With a ``batch_transform`` (a TensorCropFlip) the seeded
+    pretraining loader augments whole batches on tensors instead (:meth:`batch`, see SeededDataset)."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None, mode: str | None = None) -> None:
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None, mode: str | None = None,
+                 batch_transform=None) -> None:
         self.images, self.labels, self.transform, self.mode = images, labels, transform, mode
+        self.batch_transform = batch_transform
         self.classes = list(FASHION_MNIST_CLASSES) if int(labels.max(initial=0)) < 10 else None
+
+    def batch(self, indices: list[int], params: list) -> tuple[torch.Tensor, list[int]]:
+        """Images `indices` through ``batch_transform`` with one draw each -> ([B, C, S, S], labels)."""
+        x = torch.from_numpy(np.ascontiguousarray(self.images[indices]))
+        x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        return self.batch_transform.apply(x, params), [int(self.labels[i]) for i in indices]
 
     def __len__(self) -> int:
         return len(self.images)
@@ -163,12 +172,33 @@ class SeededDataset(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
+    def _seed(self, i: int) -> None:
+        # the CPU generator only: torch.manual_seed would also queue a seed for every lazy device (CUDA, XPU,
+        # MTIA), each with a formatted stack trace, about a millisecond per sample
+        torch.default_generator.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + i) % (2**62))
+
     def __getitem__(self, i: int):
+        if getattr(self.dataset, "batch_transform", None) is not None:
+            return self.__getitems__([i])[0]
         with torch.random.fork_rng(devices=[]):
-            # the CPU generator only: torch.manual_seed would also queue a seed for every lazy device (CUDA, XPU,
-            # MTIA), each with a formatted stack trace, about a millisecond per sample
-            torch.default_generator.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + i) % (2**62))
+            self._seed(i)
             img, label = self.dataset[i]
             if not self.noise_len:
                 return img, label
             return img, label, torch.rand(self.noise_len)
+
+    def __getitems__(self, indices: list[int]) -> list[tuple]:
+        """A batch's samples (the DataLoader's batched fetch). With the dataset's ``batch_transform`` each sample's
+        crop, flip and noise are drawn from its own seed, as in :meth:`__getitem__`, and the crops run as one batch."""
+        bt = getattr(self.dataset, "batch_transform", None)
+        if bt is None:
+            return [self[i] for i in indices]
+        params, noise = [], []
+        height, width = self.dataset.images.shape[1:3]
+        for i in indices:
+            with torch.random.fork_rng(devices=[]):
+                self._seed(i)
+                params.append(bt.draw(height, width))
+                noise.append(torch.rand(self.noise_len) if self.noise_len else None)
+        imgs, labels = self.dataset.batch(list(indices), params)
+        return [(img, label) if n is None else (img, label, n) for img, label, n in zip(imgs, labels, noise)]

@@ -1,8 +1,10 @@
 """Pretraining transforms (torchvision): the paper's four augmentation settings, Table 1(e)."""
 from __future__ import annotations
 
+import torch
 from torchvision import transforms as T
 from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional as F2
 
 
 class ConvertMode:
@@ -48,3 +50,32 @@ def build_eval_transform(img_size: int, mean=(0.485, 0.456, 0.406), std=(0.229, 
     return T.Compose([ConvertMode(mode),
                       T.Resize(int(round(img_size / crop_pct)), interpolation=InterpolationMode.BICUBIC),
                       T.CenterCrop(img_size), T.ToTensor(), T.Normalize(mean, std)])
+
+
+class TensorCropFlip:
+    """``random_resized_crop`` for in-memory uint8 images, without PIL: torchvision's RandomResizedCrop parameters
+    (:meth:`draw`, one image's, from torch's RNG) and its tensor resize (bicubic, antialiased), a horizontal flip,
+    then the normalisation, applied to a batch at once (:meth:`apply`). A grey image is cropped once and replicated
+    to ``channels``. Same augmentation as :func:`build_pretrain_transform` but the resize's kernel (torch's bicubic
+    on tensors rather than PIL's), at a fraction of the cost: about 30 ms for 128 Fashion-MNIST images on one core
+    against 75 ms, in the loading process (no worker to compete with the step for 2 cores)."""
+
+    def __init__(self, img_size: int, crop_min_scale: float, mean, std, channels: int) -> None:
+        self.size, self.scale, self.channels = img_size, (crop_min_scale, 1.0), channels
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+
+    def draw(self, height: int, width: int) -> tuple[int, int, int, int, bool]:
+        """-> (top, left, crop height, crop width, flip) for one image of height x width."""
+        i, j, h, w = T.RandomResizedCrop.get_params(torch.empty(1, height, width), self.scale, (3 / 4, 4 / 3))
+        return i, j, h, w, bool(torch.rand(()) < 0.5)
+
+    def apply(self, images: torch.Tensor, params: list[tuple[int, int, int, int, bool]]) -> torch.Tensor:
+        """uint8 [B, C0, H, W] (C0 = 1 or ``channels``) + one draw per image -> normalised float [B, C, S, S]."""
+        out = []
+        for img, (i, j, h, w, flip) in zip(images, params):
+            crop = F2.resized_crop(img, i, j, h, w, [self.size, self.size], interpolation=InterpolationMode.BICUBIC,
+                                   antialias=True)
+            out.append(crop.flip(-1) if flip else crop)
+        x = torch.stack(out).float().div_(255).expand(-1, self.channels, -1, -1)
+        return (x - self.mean) / self.std

@@ -36,7 +36,7 @@ from mae_core.data.datasets import (
 )
 from mae_core.data.decode import build_bytes_transform, first_readable
 from mae_core.data.shards import ShardDataset, is_shard_source
-from mae_core.data.transforms import build_pretrain_transform
+from mae_core.data.transforms import TensorCropFlip, build_pretrain_transform
 from mae_core.data.workers import ignore_stop_signals
 from mae_core.engine.distributed import DistInfo, all_reduce_mean, any_true, init_distributed
 from mae_core.engine.lr_decay import param_groups_lrd
@@ -98,9 +98,16 @@ def build_pretrain_dataset(cfg: PretrainConfig):
     tf = build_pretrain_transform(m.img_size, d.augmentation, d.mean, d.std, d.crop_min_scale, mode)
     if not d.path:
         raise DataError("no data path: give --data-path (a folder of images, or 'fashion-mnist')")
-    if d.path == "fashion-mnist" or is_fashion_mnist_dir(d.path):
+    in_memory = d.path == "fashion-mnist" or is_fashion_mnist_dir(d.path)
+    if d.tensor_augmentation and not (in_memory and d.augmentation == "random_resized_crop"):
+        raise ConfigError(f"data.tensor_augmentation=true needs in-memory data (Fashion-MNIST) and "
+                          f"data.augmentation='random_resized_crop'; got data.path={d.path!r}, "
+                          f"data.augmentation={d.augmentation!r}")
+    if in_memory:
         images, labels = read_fashion_mnist("train", None if d.path == "fashion-mnist" else d.path)
-        return ArrayImageDataset(images, labels, tf)
+        batch_tf = (TensorCropFlip(m.img_size, d.crop_min_scale, d.mean, d.std, 1 if mode == "L" else 3)
+                    if d.tensor_augmentation else None)
+        return ArrayImageDataset(images, labels, tf, batch_transform=batch_tf)
     if is_shard_source(d.path):  # tar shards: streamed, decoded by the fast JPEG path (see mae_core.data.shards)
         return ShardDataset(d.path, build_bytes_transform(m.img_size, d.augmentation, d.mean, d.std,
                                                           d.crop_min_scale, mode), seed=cfg.train.seed,

@@ -1,0 +1,69 @@
+"""data.tensor_augmentation: the random resized crop + flip of in-memory images on tensors, a batch at a time."""
+import numpy as np
+import pytest
+import torch
+
+from mae_core.config import ConfigError, load_config, shipped_config
+from mae_core.data.datasets import ArrayImageDataset, SeededDataset
+from mae_core.data.transforms import TensorCropFlip
+from mae_core.engine.trainer import build_pretrain_dataset
+
+MEAN, STD = (0.3, 0.4, 0.5), (0.2, 0.25, 0.3)
+
+
+def _images(n: int = 6, size: int = 12) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(n, size, size), dtype=np.uint8)
+
+
+def test_whole_image_draw_is_the_normalised_image_and_a_flip_mirrors_it():
+    tf = TensorCropFlip(12, 0.35, MEAN, STD, channels=3)
+    imgs = torch.from_numpy(_images()).unsqueeze(1)                                 # [6, 1, 12, 12] grey
+    out = tf.apply(imgs[:2], [(0, 0, 12, 12, False), (0, 0, 12, 12, True)])
+    assert out.shape == (2, 3, 12, 12) and out.dtype == torch.float32
+    want = (imgs[:2].float().div(255).expand(-1, 3, -1, -1) - torch.tensor(MEAN).view(1, 3, 1, 1)) \
+        / torch.tensor(STD).view(1, 3, 1, 1)                                         # grey replicated, then each
+    torch.testing.assert_close(out[0], want[0])                                     # channel's own mean / std
+    torch.testing.assert_close(out[1], want[1].flip(-1))
+    part = tf.apply(imgs[:1], [(2, 3, 6, 6, False)])                               # a quarter, enlarged twice:
+    assert part.shape == (1, 3, 12, 12) and not torch.allclose(part, want[:1])     # the crop's content, not the whole
+    torch.testing.assert_close(part[..., ::2, ::2].mean(), want[0, :, 2:8, 3:9].mean(), atol=0.15, rtol=0)
+
+
+def test_draws_follow_torchvision_random_resized_crop():
+    tf = TensorCropFlip(28, 0.35, MEAN, STD, channels=3)
+    torch.manual_seed(0)
+    draws = [tf.draw(28, 28) for _ in range(300)]
+    areas = np.array([h * w / 28 ** 2 for _, _, h, w, _ in draws])
+    assert areas.min() >= 0.3 and areas.max() <= 1.0 and areas.mean() == pytest.approx(0.675, abs=0.06)
+    assert all(0 <= i <= 28 - h and 0 <= j <= 28 - w for i, j, h, w, _ in draws)
+    assert 0.4 < np.mean([f for *_, f in draws]) < 0.6
+
+
+def test_seeded_batches_equal_the_samples_alone_whatever_the_batch():
+    """Each sample's crop, flip and masking noise come from (seed, epoch, index): the batched fetch of any
+    indices equals fetching them one by one, so worker counts and resumes see the same samples."""
+    ds = SeededDataset(ArrayImageDataset(_images(), np.arange(6), batch_transform=TensorCropFlip(
+        8, 0.35, MEAN, STD, channels=3)), seed=3, noise_len=4)
+    ds.set_epoch(2)
+    batch = ds.__getitems__([4, 1, 5])
+    for (img, label, noise), i in zip(batch, [4, 1, 5]):
+        alone = ds[i]
+        torch.testing.assert_close(img, alone[0])
+        torch.testing.assert_close(noise, alone[2])
+        assert label == alone[1] == i and img.shape == (3, 8, 8)
+    assert not torch.equal(batch[0][0], ds.__getitems__([1])[0][0])
+    ds.set_epoch(3)
+    assert not torch.equal(batch[0][0], ds[4][0])                                  # another epoch, another crop
+
+
+def test_tensor_augmentation_needs_in_memory_data_and_the_random_resized_crop(tmp_path):
+    ok = load_config(shipped_config("pretrain/demo.py"))
+    assert ok.data.tensor_augmentation and isinstance(build_pretrain_dataset(ok).batch_transform, TensorCropFlip)
+    (tmp_path / "a.png").write_bytes(b"")
+    folder = load_config(shipped_config("pretrain/demo.py"), [f"data.path={tmp_path}"])
+    with pytest.raises(ConfigError, match=r"data.tensor_augmentation.*data.path="):
+        build_pretrain_dataset(folder)
+    other = load_config(shipped_config("pretrain/demo.py"), ["data.augmentation=fixed_crop"])
+    with pytest.raises(ConfigError, match=r"data.augmentation='fixed_crop'"):
+        build_pretrain_dataset(other)
