@@ -11,6 +11,13 @@ def test_the_step_benchmark_compares_ours_with_the_baseline_at_toy_size():
     assert r["ratio"] == pytest.approx(r["ours_ips"] / r["baseline_ips"], rel=1e-2)
     spec = StepSpec(model="vit_micro_patch4", batch=4).resolved()
     assert r["train_gflop_per_image"] == pytest.approx(train_flops(spec) / 4 / 1e9, rel=1e-3)
+    assert "baseline_matmul_share" not in r
+
+
+def test_the_profile_gives_each_steps_matrix_product_share_and_the_bound_it_sets():
+    r = compare(StepSpec(model="vit_micro_patch4", batch=4, steps=2, warmup=1, threads=1, profile=True), rounds=1)
+    assert 0 < r["ours_matmul_share"] < 1 and 0 < r["baseline_matmul_share"] < 1
+    assert r["ratio_bound_same_matmuls"] == pytest.approx(1 / r["baseline_matmul_share"], rel=1e-2)
 
 
 def test_the_benchmark_knows_the_compile_modes(capsys):

@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
                      choices=COMPILE_MODES,
                      help="torch.compile our step in this mode (reduce-overhead: CUDA graphs); the baseline stays "
                           "eager, as the reference code runs")
+    pre.add_argument("--profile", action="store_true",
+                     help="also profile each variant: the matrix products' share of its op time, and the speed-up "
+                          "that share leaves possible with the same products")
     pre.add_argument("--output", default="", help="also write the JSON result to this file")
     dat = sub.add_parser("data", help="decode + RandomResizedCrop + flip per core: ours vs torchvision ImageFolder")
     dat.add_argument("--images", type=int, default=200, help="JPEGs to write and decode each round")
@@ -44,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "data":
         return data_main(args)
     spec = StepSpec(model=args.model, batch=args.batch, precision=args.precision, steps=args.steps,
-                    warmup=args.warmup, threads=args.threads, device=args.device, compile=args.compile)
+                    warmup=args.warmup, threads=args.threads, device=args.device, compile=args.compile,
+                    profile=args.profile)
     r = compare(spec, rounds=args.rounds)
     print(f"{r['model']} batch {r['batch']} {r['precision']} on {r['device']}: ours {r['ours_ips']} img/s "
           f"({r['ours_gflops']} GFLOP/s, peak {r['ours_peak_mb']} MB) | baseline {r['baseline_ips']} img/s "

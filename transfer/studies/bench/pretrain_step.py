@@ -34,6 +34,7 @@ class StepSpec:
     device: str = "cpu"
     compile: str = ""             # "" (eager) or a torch.compile mode for ours: default | reduce-overhead (CUDA graphs)
     #                               | max-autotune-no-cudagraphs; the baseline runs eager, as the reference code does
+    profile: bool = False         # also profile `steps` steps of each: the matrix products' share of the op time
 
     def resolved(self) -> "StepSpec":
         s = StepSpec(**asdict(self))
@@ -104,7 +105,28 @@ def _measure(kind: str, spec: dict, queue) -> None:
     step_s = time_steps(step, s.steps, s.warmup, dev)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    queue.put({"ips": s.batch / step_s, "peak_mb": peak})
+    queue.put({"ips": s.batch / step_s, "peak_mb": peak,
+               **({"matmul_share": matmul_share(step, s.steps, dev)} if s.profile else {})})
+
+
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+
+
+def matmul_share(step: Callable[[], None], steps: int, device: torch.device) -> float:
+    """Share of the op time (self time of every operator; kernel time on a GPU) that `steps` calls of `step` spend
+    in matrix products (MATMUL_OPS). Two steps with the same products at the same speed cannot differ in speed by
+    more than 1 / (the slower one's share)."""
+    from torch.profiler import ProfilerActivity, profile
+    gpu = device.type == "cuda"
+    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])) as prof:
+        for _ in range(steps):
+            step()
+        if gpu:
+            torch.cuda.synchronize(device)
+    events = prof.key_averages()
+    own = (lambda e: e.self_device_time_total) if gpu else (lambda e: e.self_cpu_time_total)
+    total = sum(own(e) for e in events)
+    return round(sum(own(e) for e in events if e.key in MATMUL_OPS) / max(total, 1e-9), 3)
 
 
 def time_steps(step: Callable[[], None], steps: int, warmup: int, device: torch.device) -> float:
@@ -135,11 +157,14 @@ def compare(spec: StepSpec, rounds: int = 2) -> dict:
     """-> ours_ips, baseline_ips, ratio, ours_peak_mb, baseline_peak_mb, GFLOP/s of each, the spec."""
     s = spec.resolved()
     best = {"ours": {"ips": 0.0, "peak_mb": 0.0}, "baseline": {"ips": 0.0, "peak_mb": 0.0}}
+    shares: dict[str, list[float]] = {"ours": [], "baseline": []}
     for _ in range(rounds):
         for kind in ("ours", "baseline"):
             r = measure(kind, s)
             best[kind]["ips"] = max(best[kind]["ips"], r["ips"])
             best[kind]["peak_mb"] = max(best[kind]["peak_mb"], r["peak_mb"])
+            if "matmul_share" in r:
+                shares[kind].append(r["matmul_share"])
     flops_per_img = train_flops(s) / s.batch
     return {"model": s.model, "batch": s.batch, "precision": s.precision, "img_size": s.img_size,
             "device": s.device, "compile": s.compile or "eager",
@@ -148,4 +173,13 @@ def compare(spec: StepSpec, rounds: int = 2) -> dict:
             "ours_peak_mb": round(best["ours"]["peak_mb"], 1), "baseline_peak_mb": round(best["baseline"]["peak_mb"], 1),
             "ours_gflops": round(best["ours"]["ips"] * flops_per_img / 1e9, 1),
             "baseline_gflops": round(best["baseline"]["ips"] * flops_per_img / 1e9, 1),
-            "train_gflop_per_image": round(flops_per_img / 1e9, 3)}
+            "train_gflop_per_image": round(flops_per_img / 1e9, 3),
+            **(profile_summary(shares) if s.profile else {})}
+
+
+def profile_summary(shares: dict[str, list[float]]) -> dict:
+    """The matrix products' share of each variant's op time (mean over rounds) and what it bounds: with the same
+    products at the same speed, ours cannot beat the baseline by more than 1 / the baseline's share."""
+    ours, base = (sum(v) / len(v) for v in (shares["ours"], shares["baseline"]))
+    return {"ours_matmul_share": round(ours, 3), "baseline_matmul_share": round(base, 3),
+            "ratio_bound_same_matmuls": round(1 / base, 2)}
