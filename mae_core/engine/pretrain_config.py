@@ -49,7 +49,8 @@ class DataConfig:
     strict: bool = False                    # unreadable image: skip with a warning (False) or stop (True)
     num_workers: int = 4
     tensor_augmentation: bool = False       # in-memory data (Fashion-MNIST) with random_resized_crop: crop batches on
-    #                                         tensors in the loading process (data.TensorCropFlip), not PIL per image
+    #                                         tensors in the loading process (data.TensorCropFlip), not PIL per image;
+    #                                         other data or augmentations take the per-image path (logged)
 
 
 @dataclass

@@ -99,14 +99,14 @@ def build_pretrain_dataset(cfg: PretrainConfig):
     if not d.path:
         raise DataError("no data path: give --data-path (a folder of images, or 'fashion-mnist')")
     in_memory = d.path == "fashion-mnist" or is_fashion_mnist_dir(d.path)
-    if d.tensor_augmentation and not (in_memory and d.augmentation == "random_resized_crop"):
-        raise ConfigError(f"data.tensor_augmentation=true needs in-memory data (Fashion-MNIST) and "
-                          f"data.augmentation='random_resized_crop'; got data.path={d.path!r}, "
-                          f"data.augmentation={d.augmentation!r}")
+    on_tensors = d.tensor_augmentation and in_memory and d.augmentation == "random_resized_crop"
+    if d.tensor_augmentation and not on_tensors:
+        logger.info("data.tensor_augmentation: only for in-memory data (Fashion-MNIST) with random_resized_crop; "
+                    "data.path=%r, data.augmentation=%r take the per-image path", d.path, d.augmentation)
     if in_memory:
         images, labels = read_fashion_mnist("train", None if d.path == "fashion-mnist" else d.path)
         batch_tf = (TensorCropFlip(m.img_size, d.crop_min_scale, d.mean, d.std, 1 if mode == "L" else 3)
-                    if d.tensor_augmentation else None)
+                    if on_tensors else None)
         return ArrayImageDataset(images, labels, tf, batch_transform=batch_tf)
     if is_shard_source(d.path):  # tar shards: streamed, decoded by the fast JPEG path (see mae_core.data.shards)
         return ShardDataset(d.path, build_bytes_transform(m.img_size, d.augmentation, d.mean, d.std,

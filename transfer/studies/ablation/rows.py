@@ -16,10 +16,12 @@ TABLES = {"a": "decoder depth", "b": "decoder width", "c": "mask token", "d": "r
 
 def derive(row_file: str, base: str, changes: list[str]) -> PretrainConfig:
     """The config file `base` (next to the ablations folder, e.g. 'demo.py') with `changes` applied; not validated
-    here (``load_config`` and the engine validate the one that is used)."""
+    here (``load_config`` and the engine validate the one that is used). Every row crops its images the per-image
+    way (``data.tensor_augmentation`` off, as the demo had it when the small tables were measured): Table 1(e)'s
+    rows compare augmentations, which only the per-image path has all of."""
     path = Path(row_file).resolve().parent.parent / base
     cfg = runpy.run_path(str(path))["config"]
-    return apply_overrides(cfg, list(changes))
+    return apply_overrides(cfg, ["data.tensor_augmentation=false", *changes])
 
 
 @dataclass
