@@ -18,6 +18,8 @@ def test_the_profile_gives_each_steps_matrix_product_share_and_the_bound_it_sets
     r = compare(StepSpec(model="vit_micro_patch4", batch=4, steps=2, warmup=1, threads=1, profile=True), rounds=1)
     assert 0 < r["ours_matmul_share"] < 1 and 0 < r["baseline_matmul_share"] < 1
     assert r["ratio_bound_same_matmuls"] == pytest.approx(1 / r["baseline_matmul_share"], rel=1e-2)
+    with pytest.raises(ValueError, match="profile: CPU only"):
+        StepSpec(model="vit_micro_patch4", device="cuda", profile=True).resolved()
 
 
 def test_the_benchmark_knows_the_compile_modes(capsys):

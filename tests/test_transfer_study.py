@@ -110,6 +110,7 @@ def test_finetuned_start_takes_the_classifiers_blocks_and_the_maes_position_tabl
     import torch
 
     from mae_core.checkpoint.io import read_checkpoint
+    from mae_core.checkpoint.pretrained import DECODER_PREFIXES
     from mae_core.config import load_config
     from mae_core.engine.trainer import save_initial_checkpoint
     args = _args(tmp_path, "--size", "64", "--patch-size", "8", "--arms", "mae_finetuned")
@@ -119,7 +120,8 @@ def test_finetuned_start_takes_the_classifiers_blocks_and_the_maes_position_tabl
     mae = read_checkpoint(enc)["model"]
     for lr, top1, shift in (("recipe", 70.0, 1.0), ("large", 80.0, 2.0)):   # the large lr's run is the better
         name = f"classification_mae_in_domain_s0_{lr}"
-        sd = {k: v + shift for k, v in mae.items() if k not in ("pos_embed", "norm.weight", "norm.bias")}
+        sd = {k: v + shift for k, v in mae.items()
+              if not k.startswith(DECODER_PREFIXES) and k not in ("pos_embed", "norm.weight", "norm.bias")}
         sd.update({"pos_embed": torch.zeros(1, 1 + 36, mae["pos_embed"].shape[-1]), "head.weight": torch.ones(4, 1)})
         (cl.cell_dir(tmp_path, name) / "work").mkdir(parents=True)
         torch.save({"model": sd}, cl.cell_dir(tmp_path, name) / "work" / "checkpoint-last.pth")

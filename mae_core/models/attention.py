@@ -60,8 +60,8 @@ def relative_position_index(grid: tuple[int, int], with_cls: bool, device=None) 
 
 
 # On a CPU, up to this many tokens the three explicit ops (two products and a softmax) run forward + backward faster
-# than torch's CPU flash kernel in fp32 too (1.6-2x at the demo's 13 and 50 tokens, 1.3x at 257); from about 577 on
-# the flash kernel wins and keeps memory linear in the tokens.
+# than torch's CPU flash kernel in fp32 too (1.6-2x at the demo's 13 and 50 tokens, 1.3x at 257, in one measurement on
+# 2 AVX2 cores); from about 577 on the flash kernel wins and keeps memory linear in the tokens.
 CPU_EXPLICIT_MAX_TOKENS = 256
 
 

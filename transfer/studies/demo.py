@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from mae_core.checkpoint.pretrained import load_encoder
 from mae_core.cli import parse_overrides, setup_logging, tool_main
 from mae_core.config import load_config, shipped_config
 from mae_core.engine.metrics_log import run_context, write_metrics
-from mae_core.engine.trainer import pretrain
+from mae_core.engine.trainer import Pretrainer, pretrain
 from mae_core.models.vit import VisionTransformer
 from mae_core.overrides import Overrides
 from transfer.studies.probe_eval import evaluate_encoder, evaluate_raw_pixels, fashion_loaders
@@ -61,36 +63,24 @@ def schedule_for_budget(recipe_epochs: float, warmup_epochs: float, steps_per_ep
 
 
 def time_pretrain_step(cfg, steps: int = 6, warmup: int = 2) -> float:
-    """Seconds per pretraining step of `cfg`'s model, batch and resolved precision on this machine, each step on the
-    next batch of the run's own data and loader (augmentation and masking noise included), on the device the engine
-    would pick."""
-    from torch.utils.data import DataLoader
-
-    from mae_core.data.datasets import SeededDataset
-    from mae_core.engine.distributed import init_distributed
-    from mae_core.engine.run_state import autocast, resolve_precision
-    from mae_core.engine.trainer import build_mae, build_optimizer, build_pretrain_dataset
+    """Seconds per pretraining step of `cfg` on this machine: the engine's own run (model, optimizer, precision and
+    device as it resolves them) on the next batches of its own loader (augmentation and masking noise included),
+    in a throw-away output folder."""
+    from mae_core.engine.run_state import autocast
     from transfer.studies.bench.pretrain_step import time_steps
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    device = init_distributed(cfg.train.device).device
-    model = build_mae(cfg.model).to(device)
-    opt = build_optimizer(model, cfg.optim.weight_decay, 1e-4, tuple(cfg.optim.betas))
-    noise_len = model.patch_embed.num_patches if cfg.model.masking == "random" else 0
-    data = SeededDataset(build_pretrain_dataset(cfg), cfg.train.seed, noise_len)
-    batches = iter(DataLoader(data, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
-                              num_workers=cfg.data.num_workers))
-    amp = autocast(device, resolve_precision(cfg.train.precision, device))
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Pretrainer(copy.deepcopy(cfg), tmp, resume=False)
+        device, batches, amp = run.info.device, iter(run.loader(0, 0)), autocast(run.info.device, run.precision)
 
-    def step() -> None:
-        batch = next(batches)
-        noise = batch[2].to(device) if len(batch) > 2 else None
-        with amp:
-            loss = model(batch[0].to(device), noise=noise)[0]
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    return time_steps(step, steps, warmup, device)
+        def step() -> None:
+            batch = next(batches)
+            noise = batch[2].to(device) if len(batch) > 2 else None
+            with amp:
+                loss = run.forward(batch[0].to(device), noise=noise)[0]
+            loss.backward()
+            run.optimizer.step()
+            run.optimizer.zero_grad(set_to_none=True)
+        return time_steps(step, steps, warmup, device)
 
 
 def budget_inputs(cfg, minutes: float) -> dict:

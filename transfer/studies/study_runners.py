@@ -65,29 +65,33 @@ def finetuned_start(args, seed: int, work: Path) -> dict:
     """The ``mae_finetuned`` arm's start: the seed's in-domain MAE encoder (at the study's grid) with the blocks,
     patch embedding and class token of its fine-tuning on the item crops (the classification cell the study chose);
     the position table stays the MAE's, of the scenes' grid (the classifier's is of the 48 px crops' grid)."""
-    from mae_core.checkpoint.io import atomic_save, read_checkpoint, read_state_dict
+    from mae_core.checkpoint.io import atomic_save, load_weights, read_checkpoint, read_state_dict
+    from mae_core.checkpoint.pretrained import load_encoder
+    from mae_core.errors import CheckpointMismatchError
     from transfer.studies.cells import cell_dir, read_result
     from transfer.studies.transfer_study import finetuned_source
     out = Path(args.output_dir)
     source = finetuned_source(args, seed)
     classifier = cell_dir(out, source) / "work" / "checkpoint-last.pth"
-    encoder = read_checkpoint(read_result(out, f"pretrain_mae_in_domain_s{seed}")["checkpoint"])
+    mae_path = read_result(out, f"pretrain_mae_in_domain_s{seed}")["checkpoint"]
+    vit, _ = load_encoder(mae_path)
     weights, _ = read_state_dict(classifier)
-    sd = dict(encoder["model"])
-    taken = sorted(k for k in weights if k in sd and k != "pos_embed")
-    wrong = [k for k in taken if weights[k].shape != sd[k].shape]
-    has_blocks = any(k.startswith("blocks.") for k in taken)
-    if wrong or not has_blocks:
-        raise ValueError(f"{classifier}: not a fine-tuning of the in-domain MAE's ViT (shapes differ: {wrong[:5]}; "
-                         f"blocks found: {has_blocks})")
-    sd.update({k: weights[k] for k in taken})
+    try:   # the one loader, strict: every encoder tensor but the position table (and the norm a pooled head drops)
+        report = load_weights(vit, {k: v for k, v in weights.items() if k != "pos_embed"},
+                              allow_missing=("pos_embed", "norm.*"), allow_unexpected=("head.*", "fc_norm.*"),
+                              source=str(classifier))
+    except CheckpointMismatchError as e:
+        raise ValueError(f"{classifier}: not a fine-tuning of the in-domain MAE's ViT ({e})") from None
     dst = work / f"encoder-finetuned-patch{args.patch_size}.pth"
     work.mkdir(parents=True, exist_ok=True)
-    atomic_save({"model": sd, "manifest": {**encoder.get("manifest", {}), "source": str(classifier),
-                                           "note": "blocks of the crop fine-tuning, position table of the MAE"}}, dst)
+    atomic_save({"model": vit.state_dict(), "manifest": {**read_checkpoint(mae_path).get("manifest", {}),
+                                                         "source": str(classifier),
+                                                         "note": "blocks of the crop fine-tuning, position table of "
+                                                                 "the MAE"}}, dst)
     made = read_result(out, source) or {}
     return {"checkpoint": str(dst), "source_checkpoint": str(classifier), "source_cell": source,
-            "steps": made.get("steps"), "batch": made.get("batch"), "keys_taken": len(taken),
+            "steps": made.get("steps"), "batch": made.get("batch"),
+            "keys_taken": len(vit.state_dict()) - len(report.missing),
             "note": "in-domain MAE fine-tuned on the crops (its steps and batch)"}
 
 

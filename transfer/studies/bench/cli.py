@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="torch.compile our step in this mode (reduce-overhead: CUDA graphs); the baseline stays "
                           "eager, as the reference code runs")
     pre.add_argument("--profile", action="store_true",
-                     help="also profile each variant: the matrix products' share of its op time, and the speed-up "
-                          "that share leaves possible with the same products")
+                     help="also profile each variant (CPU only): the matrix products' share of its op time, and the "
+                          "speed-up that share leaves possible with the same products")
     pre.add_argument("--output", default="", help="also write the JSON result to this file")
     dat = sub.add_parser("data", help="decode + RandomResizedCrop + flip per core: ours vs torchvision ImageFolder")
     dat.add_argument("--images", type=int, default=200, help="JPEGs to write and decode each round")

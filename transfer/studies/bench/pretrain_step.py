@@ -34,10 +34,12 @@ class StepSpec:
     device: str = "cpu"
     compile: str = ""             # "" (eager) or a torch.compile mode for ours: default | reduce-overhead (CUDA graphs)
     #                               | max-autotune-no-cudagraphs; the baseline runs eager, as the reference code does
-    profile: bool = False         # also profile `steps` steps of each: the matrix products' share of the op time
+    profile: bool = False         # also profile `steps` steps of each (CPU): the matrix products' share of op time
 
     def resolved(self) -> "StepSpec":
         s = StepSpec(**asdict(self))
+        if s.profile and s.device != "cpu":
+            raise ValueError(f"profile: CPU only (device {s.device!r}); its split of GPU kernel time was not checked")
         if s.model in ("demo", "vit_demo_patch4"):
             s.model, s.decoder_embed_dim, s.decoder_depth, s.decoder_num_heads = "vit_demo_patch4", 128, 2, 4
         if s.model not in VIT_SIZES:
@@ -106,27 +108,23 @@ def _measure(kind: str, spec: dict, queue) -> None:
     peak = (torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     queue.put({"ips": s.batch / step_s, "peak_mb": peak,
-               **({"matmul_share": matmul_share(step, s.steps, dev)} if s.profile else {})})
+               **({"matmul_share": matmul_share(step, s.steps)} if s.profile else {})})
 
 
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
 
 
-def matmul_share(step: Callable[[], None], steps: int, device: torch.device) -> float:
-    """Share of the op time (self time of every operator; kernel time on a GPU) that `steps` calls of `step` spend
-    in matrix products (MATMUL_OPS). Two steps with the same products at the same speed cannot differ in speed by
-    more than 1 / (the slower one's share)."""
+def matmul_share(step: Callable[[], None], steps: int) -> float:
+    """Share of the CPU op time (self time of every operator) that `steps` calls of `step` spend in matrix products
+    (MATMUL_OPS). Two steps with the same products at the same speed cannot differ in speed by more than
+    1 / (the slower one's share). CPU only: how a GPU profile splits kernel time between ops was not checked here."""
     from torch.profiler import ProfilerActivity, profile
-    gpu = device.type == "cuda"
-    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])) as prof:
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             step()
-        if gpu:
-            torch.cuda.synchronize(device)
     events = prof.key_averages()
-    own = (lambda e: e.self_device_time_total) if gpu else (lambda e: e.self_cpu_time_total)
-    total = sum(own(e) for e in events)
-    return round(sum(own(e) for e in events if e.key in MATMUL_OPS) / max(total, 1e-9), 3)
+    total = sum(e.self_cpu_time_total for e in events)
+    return round(sum(e.self_cpu_time_total for e in events if e.key in MATMUL_OPS) / max(total, 1e-9), 3)
 
 
 def time_steps(step: Callable[[], None], steps: int, warmup: int, device: torch.device) -> float:
