@@ -3,8 +3,9 @@
 Command:  python tools/pretrain.py --config configs/pretrain/demo.py --data-path fashion-mnist --output-dir runs/demo
 (`make demo` runs this, then the linear probe and k-NN; any folder of images works as --data-path too).
 `make demo` fits this schedule to 10 minutes of pretraining on the machine it runs on (tools/demo.py --budget-minutes:
-it times the step first, then shrinks epochs and warmup alike, never past the 3 epochs written here). Batch 128 at
-lr 1e-3 (base 2e-3): twice the steps of batch 256 at the same lr in the same time.
+it times the step first, then shrinks epochs and warmup alike, and the run re-fits the cosine's end to the clock
+as it trains, never past the 3 epochs written here). Batch 128 at lr 1e-3 (base 2e-3): twice the steps of batch
+256 at the same lr in the same time.
 Expected: see README (linear probe / k-NN on the Fashion-MNIST test split vs a random encoder and raw pixels).
 """
 from mae_core.engine.pretrain_config import DataConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig

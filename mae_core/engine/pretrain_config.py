@@ -98,6 +98,8 @@ class TrainConfig(RunConfig):
     seed: int = 0
     max_steps: int = 0                      # stop after this many optimizer steps (0 = run all epochs)
     time_limit_min: float = 0.0             # stop (and save) after this many minutes (0 = no limit)
+    fit_to_time_limit: bool = False         # the lr schedule ends at the time limit: its horizon re-fitted while the
+    #                                         run trains, at the measured pace (resumed runs count the time used)
     vis_every_steps: int = 500              # reconstruction PNG every N steps (0 = off)
     compile: bool = False                   # torch.compile the model
     compile_mode: str = "default"           # torch.compile's mode: default | reduce-overhead (CUDA graphs) |
@@ -116,6 +118,8 @@ class TrainConfig(RunConfig):
             raise ConfigError(f"train.sync_every must be >= 1, got {self.sync_every}")
         if self.epochs <= 0:
             raise ConfigError(f"train.epochs must be > 0, got {self.epochs}")
+        if self.fit_to_time_limit and self.time_limit_min <= 0:
+            raise ConfigError("train.fit_to_time_limit needs train.time_limit_min > 0")
         if self.init_from and not Path(self.init_from).exists():
             raise ConfigError(f"train.init_from={self.init_from!r}: no such checkpoint")
         if self.compile_mode not in COMPILE_MODES:

@@ -56,7 +56,7 @@ from mae_core.engine.run_state import (
     run_info,
     set_rng_state,
 )
-from mae_core.engine.schedule import WarmupCosine
+from mae_core.engine.schedule import ClockHorizon, WarmupCosine
 from mae_core.engine.strategy import (
     LAST_SHARDED,
     PREV_SHARDED,
@@ -216,6 +216,8 @@ class Pretrainer:
         self.optimizer = build_optimizer(self.model, cfg.optim.weight_decay, self.peak_lr, tuple(cfg.optim.betas))
         self.step, self.policy = 0, NonFinitePolicy(t.nonfinite_patience)
         self.last_good, self.saved_step, self.rotate = None, -1, True
+        self.clock: ClockHorizon | None = None
+        self.resumed_clock: dict | None = None     # {"horizon", "spent_s"} of a run fitted to its time limit
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
         if resume_sharded:
@@ -241,7 +243,10 @@ class Pretrainer:
         return {**training_state(self.model, self.optimizer, sharded=False), "scaler": None, "step": self.step,
                 "skipped": self.skipped, "rng": rng_state(),
                 "run": run_info(self.info.world_size, t.batch_size, t.accum_iter), "precision": self.precision,
-                "manifest": manifest(self.model, self.cfg, self.step)}
+                "manifest": manifest(self.model, self.cfg, self.step), **self.clock_state()}
+
+    def clock_state(self) -> dict:
+        return {"clock": {"horizon": self.clock.horizon, "spent_s": self.clock.spent()}} if self.clock else {}
 
     def save(self, name: str = LAST) -> Path | None:
         """Rank 0 writes atomically; checkpoint-last.pth's predecessor is kept as checkpoint-prev.pth. Under FSDP
@@ -271,6 +276,7 @@ class Pretrainer:
             load_weights(self.model, ckpt["model"], source=str(path))   # the one loader, strict
             load_optimizer_state(self.model, self.optimizer, ckpt["optimizer"])
         self.step, self.policy.skipped = ckpt["step"], ckpt.get("skipped", 0)
+        self.resumed_clock = ckpt.get("clock")
         set_rng_state(ckpt["rng"])
         self.last_good, self.rotate = path, path.name == LAST
         logger.info("resumed from %s at step %d", path, self.step)
@@ -289,7 +295,7 @@ class Pretrainer:
             return self.last_good
         extra = {"step": self.step, "skipped": self.skipped, "rng": rng_state(), "precision": self.precision,
                  "run": run_info(self.info.world_size, t.batch_size, t.accum_iter),
-                 "manifest": manifest(self.model, self.cfg, self.step)}
+                 "manifest": manifest(self.model, self.cfg, self.step), **self.clock_state()}
         path = save_sharded(self.out / LAST_SHARDED, self.model, self.optimizer, extra, self.info.rank,
                             keep_previous=self.out / PREV_SHARDED if self.rotate else None)
         if self.info.is_main and (self.out / LAST).exists():   # one kind of last checkpoint at a time
@@ -311,6 +317,7 @@ class Pretrainer:
             path, extra = prev, load_training_state(prev, self.model, self.optimizer)
         check_world(extra, path, self.info.world_size, t.batch_size, t.accum_iter)
         self.step, self.policy.skipped = extra["step"], extra.get("skipped", 0)
+        self.resumed_clock = extra.get("clock")
         set_rng_state(extra["rng"])
         self.last_good, self.rotate = path, path.name == LAST_SHARDED
         logger.info("resumed from %s at step %d", path, self.step)
@@ -350,18 +357,25 @@ class Pretrainer:
         total = max(1, round(t.epochs * self.steps_per_epoch))
         if t.max_steps:
             total = min(total, t.max_steps)
+        if t.fit_to_time_limit:   # the horizon follows the clock, up to max_steps (or the epochs' steps)
+            was = self.resumed_clock or {}
+            self.clock = ClockHorizon(60 * t.time_limit_min, was.get("horizon", total), t.max_steps or total,
+                                      spent_s=was.get("spent_s", 0.0))
+            self.clock.start(self.step)
+            total = self.clock.horizon
+        self.total = total
         log = MetricLog(self.out, enabled=self.info.is_main)
         bar = tqdm(total=total, initial=self.step, disable=not self.info.is_main, dynamic_ncols=True, desc="pretrain",
                    mininterval=1.0 if sys.stderr.isatty() else 30.0)
         self.vis_batch, start = None, time.time()
         self.meter = [0, 0.0, 0, time.time()]   # images seen, loss sum, losses, since
         self.pending: list[torch.Tensor] = []   # (loss, skipped) of the steps since the last sync point
-        stop = self.step >= total
+        stop = self.step >= self.total
         amp = autocast(self.info.device, self.precision)
         try:
             with PreemptionGuard() as guard:
                 while not stop:
-                    stop = self.epoch(guard, amp, total, log, bar, start)
+                    stop = self.epoch(guard, amp, log, bar, start)
         finally:
             bar.close()           # also when a signal or the non-finite policy ends the run
         final = self.save("checkpoint-final.pth") if self.info.is_main or self.fsdp else None
@@ -370,12 +384,13 @@ class Pretrainer:
         log.close()
         metrics = {"step": self.step, "final_loss": self.last_logged_loss(), "skipped_steps": self.skipped,
                    "checkpoint": str(final) if final else None, "effective_batch": self.eff_batch,
-                   "peak_lr": self.peak_lr, "precision": self.precision, "wall_s": round(time.time() - start, 1)}
+                   "peak_lr": self.peak_lr, "precision": self.precision, "wall_s": round(time.time() - start, 1),
+                   **({"horizon": self.clock.horizon} if self.clock else {})}
         if self.info.is_main:
             write_metrics(self.out, metrics)
         return metrics
 
-    def epoch(self, guard: PreemptionGuard, amp, total: int, log: MetricLog, bar, start: float) -> bool:
+    def epoch(self, guard: PreemptionGuard, amp, log: MetricLog, bar, start: float) -> bool:
         """Trains from the current step to the end of its epoch (or an earlier stop) -> whether training stops."""
         t = self.cfg.train
         epoch = self.step // self.steps_per_epoch
@@ -388,7 +403,7 @@ class Pretrainer:
                 self.vis_batch = imgs[:8].clone()
             micro = i % t.accum_iter
             if micro == 0:
-                lr = lr_at(self.step / self.steps_per_epoch, self.cfg, self.peak_lr)
+                lr = self.lr_now()
                 for g in self.optimizer.param_groups:
                     g["lr"] = lr * g.get("lr_scale", 1.0)
             last_micro = micro == t.accum_iter - 1
@@ -404,9 +419,10 @@ class Pretrainer:
                 continue
             step_loss = torch.stack(micro_losses).float().mean()
             micro_losses = []
-            preempted = self.optimizer_step(step_loss, guard.requested, self.sync_point(total))
+            preempted = self.optimizer_step(step_loss, guard.requested, self.sync_point(self.total))
+            self.refit_horizon(bar)
             bar.update(1)
-            self.log_step(imgs.shape[0] * t.accum_iter * self.info.world_size, lr, epoch, total, log, bar)
+            self.log_step(imgs.shape[0] * t.accum_iter * self.info.world_size, lr, epoch, self.total, log, bar)
             if t.vis_every_steps and self.step % t.vis_every_steps == 0 and self.info.is_main:
                 self.draw(self.vis_batch, f"vis/step_{self.step:07d}.png")
             if preempted:
@@ -414,14 +430,35 @@ class Pretrainer:
                 guard.leave(self.step, self.save())
             if t.save_every_steps and self.step % t.save_every_steps == 0 and not self.bad_in_row:
                 self.save()
-            timed_out = t.time_limit_min and time.time() - start > 60 * t.time_limit_min
-            if self.step >= total or timed_out:
+            timed_out = self.clock.out_of_time() if self.clock else \
+                t.time_limit_min and time.time() - start > 60 * t.time_limit_min
+            if self.step >= self.total or timed_out:
                 stop = True
                 break
         self.flush()                  # a stop between sync points (time limit): the losses not yet read
         if (self.step % self.steps_per_epoch == 0 or stop) and not self.bad_in_row:
             self.save()
         return stop
+
+    def lr_now(self) -> float:
+        """The recipe's lr at this step; fitted to the time limit, the cosine ends at the clock's horizon and the
+        warmup keeps its share of it."""
+        if self.clock is None:
+            return lr_at(self.step / self.steps_per_epoch, self.cfg, self.peak_lr)
+        o, epochs = self.cfg.optim, self.total / self.steps_per_epoch
+        warmup = o.warmup_epochs * epochs / self.cfg.train.epochs
+        return WarmupCosine(self.peak_lr, o.min_lr, warmup, epochs)(self.step / self.steps_per_epoch)
+
+    def refit_horizon(self, bar) -> None:
+        """Under ``train.fit_to_time_limit``: the horizon at the clock's pace, the same on every rank."""
+        if self.clock is None:
+            return
+        horizon = self.clock.update(self.step)
+        if self.info.enabled:
+            horizon = round(all_reduce_mean(float(horizon), self.info))
+        if horizon != self.total:
+            self.total = self.clock.horizon = horizon
+            bar.total = horizon
 
     def log_step(self, images: int, lr: float, epoch: int, total: int, log: MetricLog, bar) -> None:
         """Counts the step's images; at a log step (always a sync point) writes the mean loss since the last one."""

@@ -93,10 +93,15 @@ def budget_inputs(cfg, minutes: float) -> dict:
             "model": [m.encoder, m.img_size, m.patch_size, m.in_chans, m.decoder_embed_dim, m.decoder_depth]}
 
 
+FINISH_RESERVE_S = 10.0   # of the budget, for what comes before and after the training loop (model, checkpoint)
+
+
 def fit_to_budget(cfg, minutes: float, out: Path) -> dict:
     """Fits `cfg`'s schedule (in place) to `minutes` of pretraining on this machine: times the step, shrinks epochs
-    and warmup (:func:`schedule_for_budget`) and sets ``train.time_limit_min`` to what is left as a hard stop. The
-    calibration counts in the budget. A rerun in the same folder (a resume) reuses the schedule in budget.json; one
+    and warmup (:func:`schedule_for_budget`: the first estimate of the run's steps), sets ``train.time_limit_min`` to
+    what is left and ``train.fit_to_time_limit``, so that the run re-fits its cosine's end to the clock while it
+    trains (the machine's pace drifts after the calibration), never past the recipe's steps. The calibration counts
+    in the budget. A rerun in the same folder (a resume) reuses the schedule in budget.json; one
     with other settings (budget, batch, model, ...) fits again, or, if that folder holds the old run's checkpoint,
     fails naming what changed."""
     from mae_core.checkpoint.atomic import atomic_write_json
@@ -128,8 +133,12 @@ def fit_to_budget(cfg, minutes: float, out: Path) -> dict:
         logger.info("pretraining budget %.1f min: %.3f s per step here -> %d steps (%.2f epochs, warmup %.2f; the "
                     "recipe: %s epochs)", minutes, step_s, fitted["steps"], fitted["epochs"], fitted["warmup_epochs"],
                     cfg.train.epochs)
+    recipe_steps = round(cfg.train.epochs * fitted["steps"] / fitted["epochs"])
+    cfg.train.max_steps = min(cfg.train.max_steps or recipe_steps, recipe_steps)
     cfg.train.epochs, cfg.optim.warmup_epochs = fitted["epochs"], fitted["warmup_epochs"]
-    cfg.train.time_limit_min = max(minutes - fitted["calibration_s"] / 60, 1e-3)
+    reserve_s = min(FINISH_RESERVE_S, 3 * minutes)    # 5% of a short budget
+    cfg.train.time_limit_min = max(minutes - (fitted["calibration_s"] + reserve_s) / 60, 1e-3)
+    cfg.train.fit_to_time_limit = True
     return fitted
 
 
