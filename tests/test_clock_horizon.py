@@ -62,3 +62,4 @@ def test_a_run_fitted_to_its_time_limit_ends_its_cosine_there_and_resumes_on_the
     assert again["step"] - m["step"] <= 1
     with pytest.raises(ConfigError, match="fit_to_time_limit needs train.time_limit_min"):
         smoke_cfg(fashion_folder, "train.fit_to_time_limit=true").validate()
+

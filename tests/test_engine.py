@@ -1,6 +1,7 @@
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -80,10 +81,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ddp_worker(rank: int, world: int, port: int, data: str, out: str) -> None:
+def _as_rank(rank: int, world: int, port: int) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
+
+
+def _ddp_worker(rank: int, world: int, port: int, data: str, out: str) -> None:
+    _as_rank(rank, world, port)
     pretrain(smoke_cfg(data, "train.batch_size=4", "train.max_steps=2", "train.device=cpu"), out)
     torch.distributed.destroy_process_group()
 
@@ -98,6 +103,30 @@ def test_ddp_two_gloo_processes_equal_one_process(fashion_folder, tmp_path):
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-5, atol=1e-6)
 
+
+def _clocked_rank(rank: int, world: int, port: int, data: str, out: str) -> None:
+    _as_rank(rank, world, port)
+    limit = 0.03 * (1 + rank)          # a clock skew made large: rank 1 alone would train twice as long
+    m = pretrain(smoke_cfg(data, "train.batch_size=4", "train.epochs=500", f"train.time_limit_min={limit}",
+                           "train.fit_to_time_limit=true", "train.vis_every_steps=0", "train.device=cpu"), out)
+    torch.distributed.destroy_process_group()
+    with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+        json.dump(m, f)
+
+
+@pytest.mark.slow
+def test_ranks_fitted_to_the_clock_agree_on_where_to_stop(fashion_folder, tmp_path):
+    """Two gloo processes whose clocks differ: each rank's own time limit would stop them at different steps (rank 1
+    then waits in an all-reduce that rank 0 never joins); the agreed horizon stops both at the same step."""
+    ctx = mp.spawn(_clocked_rank, args=(2, _free_port(), str(fashion_folder), str(tmp_path)), nprocs=2, join=False)
+    deadline = time.time() + 240
+    while not ctx.join(timeout=max(deadline - time.time(), 0.1)):   # False while a rank still runs
+        if time.time() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail("the ranks did not finish together")
+    a, b = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert a["step"] == b["step"] > 1 and a["horizon"] == b["horizon"]
 
 @pytest.mark.slow
 def test_sync_every_reads_the_host_less_often_and_changes_nothing(fashion_folder, tmp_path, monkeypatch):

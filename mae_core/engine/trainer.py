@@ -430,8 +430,10 @@ class Pretrainer:
                 guard.leave(self.step, self.save())
             if t.save_every_steps and self.step % t.save_every_steps == 0 and not self.bad_in_row:
                 self.save()
-            timed_out = self.clock.out_of_time() if self.clock else \
-                t.time_limit_min and time.time() - start > 60 * t.time_limit_min
+            if self.clock:   # across ranks only the agreed horizon stops (it ends the step after time runs out)
+                timed_out = self.clock.out_of_time() and not self.info.enabled
+            else:
+                timed_out = t.time_limit_min and time.time() - start > 60 * t.time_limit_min
             if self.step >= self.total or timed_out:
                 stop = True
                 break
@@ -450,8 +452,9 @@ class Pretrainer:
         return WarmupCosine(self.peak_lr, o.min_lr, warmup, epochs)(self.step / self.steps_per_epoch)
 
     def refit_horizon(self, bar) -> None:
-        """Under ``train.fit_to_time_limit``: the horizon at the clock's pace, the same on every rank."""
-        if self.clock is None:
+        """Under ``train.fit_to_time_limit``: the horizon at the clock's pace, the same on every rank (agreed at the
+        clock's re-fit steps only, a function of the step)."""
+        if self.clock is None or self.step % self.clock.every:
             return
         horizon = self.clock.update(self.step)
         if self.info.enabled:
