@@ -22,27 +22,23 @@ class FakeClock:
 def test_the_horizon_follows_the_recent_pace_within_its_cap(monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr(schedule.time, "time", clock)
-    h = ClockHorizon(budget_s=100.0, horizon=50, cap=1000, every=10, window=20, margin=1.0)
-    h.start(0)
-    for step in range(1, 11):        # 1 s per step: at step 10, 90 s left -> 90 more steps
-        clock.now += 1.0
-        assert h.update(step) == (50 if step < 10 else 100)
-    for step in range(11, 31):       # the machine slows to 2 s per step: the pace of the last 20 steps counts
-        clock.now += 2.0
+    h = ClockHorizon(budget_s=100.0, step=0, horizon=50, cap=1000, every=10, window=20, margin=1.0)
+    assert [s for s in range(1, 31) if h.due(s)] == [10, 20, 30]
+    clock.now += 10.0                # 1 s per step: at step 10, 90 s left -> 90 more steps
+    assert h.update(10) == 100
+    for step in (20, 30):            # the machine slows to 2 s per step: the pace of the last 20 steps counts
+        clock.now += 20.0
         h.update(step)
     assert h.spent() == pytest.approx(50.0)
     assert h.horizon == 30 + 50 // 2 and not h.out_of_time()
     clock.now += 60.0
     assert h.out_of_time() and h.update(40) == 41          # out of time: never before the next step
-    capped = ClockHorizon(budget_s=1e6, horizon=5, cap=70, every=10)
-    capped.start(0)
+    capped = ClockHorizon(budget_s=1e6, step=0, horizon=5, cap=70, every=10)
     clock.now += 10.0
     assert capped.update(10) == 70
-    resumed = ClockHorizon(budget_s=100.0, horizon=60, cap=1000, spent_s=80.0, every=10, margin=1.0)
-    resumed.start(40)
+    resumed = ClockHorizon(budget_s=100.0, step=40, horizon=60, cap=1000, spent_s=80.0, every=10, margin=1.0)
     clock.now += 10.0
     assert resumed.update(50) == 50 + 10 and resumed.spent() == pytest.approx(90.0)
-
 
 def smoke_cfg(data_path, *overrides):
     return load_config("configs/pretrain/smoke.py", [f"data.path={data_path}", "train.log_every=1", *overrides])

@@ -24,21 +24,21 @@ class WarmupCosine:
 
 
 class ClockHorizon:
-    """A schedule's horizon (the step it ends at) fitted to a wall-clock budget while the run trains: at every
-    ``every``-th step, horizon = step + the steps that the time left allows at the pace of the last ``window`` steps
-    (times ``margin``), never past ``cap`` nor before the next step. ``spent_s``: the budget a resumed run used."""
+    """A schedule's horizon (the step it ends at) fitted to a wall-clock budget while the run trains, from its
+    ``step`` on: at every ``every``-th step, horizon = step + the steps that the time left allows at the pace of the
+    last ``window`` steps (times ``margin``), never past ``cap`` nor before the next step. ``spent_s``: the budget a
+    resumed run used before."""
 
-    def __init__(self, budget_s: float, horizon: int, cap: int, spent_s: float = 0.0, every: int = 20,
+    def __init__(self, budget_s: float, step: int, horizon: int, cap: int, spent_s: float = 0.0, every: int = 20,
                  window: int = 100, margin: float = 0.99) -> None:
         self.budget_s, self.horizon, self.cap, self.spent_before = budget_s, horizon, cap, spent_s
         self.every, self.margin = every, margin
-        self.marks: deque[tuple[int, float]] = deque(maxlen=max(window // every, 1) + 1)
         self.t0 = time.time()
+        self.marks: deque[tuple[int, float]] = deque([(step, self.t0)], maxlen=max(window // every, 1) + 1)
 
-    def start(self, step: int) -> None:
-        self.t0 = time.time()
-        self.marks.clear()
-        self.marks.append((step, self.t0))
+    def due(self, step: int) -> bool:
+        """Whether `step` is a re-fit step."""
+        return step % self.every == 0
 
     def spent(self) -> float:
         """Seconds of the budget used, resumed segments included."""
@@ -48,13 +48,12 @@ class ClockHorizon:
         return self.spent() >= self.budget_s
 
     def update(self, step: int) -> int:
-        """Called after each step -> the horizon (re-fitted at every ``every``-th step once a pace is known)."""
-        if step % self.every == 0:
-            now = time.time()
-            self.marks.append((step, now))
-            first_step, first_t = self.marks[0]
-            if step > first_step:
-                pace = (now - first_t) / (step - first_step)
-                left = max(self.budget_s - self.spent(), 0.0)
-                self.horizon = int(min(self.cap, max(step + 1, step + left * self.margin / pace)))
+        """At a re-fit step (:meth:`due`) -> the horizon re-fitted at the pace since the oldest kept re-fit step."""
+        now = time.time()
+        self.marks.append((step, now))
+        first_step, first_t = self.marks[0]
+        if step > first_step:
+            pace = (now - first_t) / (step - first_step)
+            left = max(self.budget_s - self.spent(), 0.0)
+            self.horizon = int(min(self.cap, max(step + 1, step + left * self.margin / pace)))
         return self.horizon

@@ -130,11 +130,6 @@ def build_optimizer(model: torch.nn.Module, weight_decay: float, lr: float,
         return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
-def lr_at(epoch_float: float, cfg: PretrainConfig, peak_lr: float) -> float:
-    """The recipe's lr at a fractional epoch (warmup, then half-cycle cosine to min_lr), evaluated every step."""
-    return WarmupCosine(peak_lr, cfg.optim.min_lr, cfg.optim.warmup_epochs, cfg.train.epochs)(epoch_float)
-
-
 class SkipSampler(Sampler):
     """Skips the first `skip` indices of `base` (a resumed run continues mid-epoch)."""
 
@@ -359,9 +354,8 @@ class Pretrainer:
             total = min(total, t.max_steps)
         if t.fit_to_time_limit:   # the horizon follows the clock, up to max_steps (or the epochs' steps)
             was = self.resumed_clock or {}
-            self.clock = ClockHorizon(60 * t.time_limit_min, was.get("horizon", total), t.max_steps or total,
-                                      spent_s=was.get("spent_s", 0.0))
-            self.clock.start(self.step)
+            self.clock = ClockHorizon(60 * t.time_limit_min, self.step, was.get("horizon", total),
+                                      t.max_steps or total, spent_s=was.get("spent_s", 0.0))
             total = self.clock.horizon
         self.total = total
         log = MetricLog(self.out, enabled=self.info.is_main)
@@ -443,18 +437,17 @@ class Pretrainer:
         return stop
 
     def lr_now(self) -> float:
-        """The recipe's lr at this step; fitted to the time limit, the cosine ends at the clock's horizon and the
-        warmup keeps its share of it."""
-        if self.clock is None:
-            return lr_at(self.step / self.steps_per_epoch, self.cfg, self.peak_lr)
-        o, epochs = self.cfg.optim, self.total / self.steps_per_epoch
-        warmup = o.warmup_epochs * epochs / self.cfg.train.epochs
-        return WarmupCosine(self.peak_lr, o.min_lr, warmup, epochs)(self.step / self.steps_per_epoch)
+        """The recipe's lr at this step (warmup, then half-cycle cosine to min_lr); fitted to the time limit, the
+        schedule is stretched or shrunk to end at the clock's horizon, the warmup keeping its share."""
+        t, o = self.cfg.train, self.cfg.optim
+        scale = self.total / self.steps_per_epoch / t.epochs if self.clock else 1.0
+        return WarmupCosine(self.peak_lr, o.min_lr, o.warmup_epochs * scale, t.epochs * scale)(
+            self.step / self.steps_per_epoch)
 
     def refit_horizon(self, bar) -> None:
         """Under ``train.fit_to_time_limit``: the horizon at the clock's pace, the same on every rank (agreed at the
         clock's re-fit steps only, a function of the step)."""
-        if self.clock is None or self.step % self.clock.every:
+        if self.clock is None or not self.clock.due(self.step):
             return
         horizon = self.clock.update(self.step)
         if self.info.enabled:

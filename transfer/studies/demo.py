@@ -133,7 +133,7 @@ def fit_to_budget(cfg, minutes: float, out: Path) -> dict:
         logger.info("pretraining budget %.1f min: %.3f s per step here -> %d steps (%.2f epochs, warmup %.2f; the "
                     "recipe: %s epochs)", minutes, step_s, fitted["steps"], fitted["epochs"], fitted["warmup_epochs"],
                     cfg.train.epochs)
-    recipe_steps = round(cfg.train.epochs * fitted["steps"] / fitted["epochs"])
+    recipe_steps = round(cfg.train.epochs * fitted["steps"] / fitted["epochs"])   # steps / epochs: steps per epoch
     cfg.train.max_steps = min(cfg.train.max_steps or recipe_steps, recipe_steps)
     cfg.train.epochs, cfg.optim.warmup_epochs = fitted["epochs"], fitted["warmup_epochs"]
     reserve_s = min(FINISH_RESERVE_S, 3 * minutes)    # 5% of a short budget
