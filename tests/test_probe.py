@@ -1,6 +1,7 @@
 """The one linear probe (solvers lbfgs / fast on cached features, the solver named in every result), the one k-NN, and
 the one result-table module."""
 import json
+import logging
 
 import pytest
 import torch
@@ -56,6 +57,27 @@ def test_lbfgs_probe_names_its_solver_chooses_wd_on_heldout_and_is_scale_invaria
     clone.load_state_dict(clf.state_dict())
     assert torch.equal(clone(x[200:]), clf(x[200:]))
 
+
+
+def test_lbfgs_probe_runs_to_convergence_and_warns_when_stopped_before(caplog):
+    # overlapping classes in 64 dimensions at a weak decay: a few L-BFGS iterations are far from the optimum; the
+    # probe runs until every gradient entry is below the tolerance, so a larger iteration cap changes nothing
+    x, y = blobs(n=2000, classes=5, dim=64, seed=1)
+    x = x + 6 * torch.randn(2000, 64, generator=torch.Generator().manual_seed(2))
+    tr, te = slice(0, 1500), slice(1500, None)
+    opts = ProbeOptions("lbfgs", weight_decays=(1e-2, 1e-5))
+    m, _, clf = linear_probe(x[tr], y[tr], x[te], y[te], opts)
+    assert m["lbfgs_max_grad"] <= opts.tolerance_grad and 1 < m["lbfgs_iterations"] < opts.max_iter
+    more = ProbeOptions("lbfgs", weight_decays=(1e-2, 1e-5), max_iter=4 * opts.max_iter)
+    m_more, _, clf_more = linear_probe(x[tr], y[tr], x[te], y[te], more)
+    assert m_more["top1"] == m["top1"] and m_more["lbfgs_iterations"] == m["lbfgs_iterations"]
+    assert torch.allclose(clf_more[1].weight, clf[1].weight)
+    with caplog.at_level(logging.WARNING, logger="transfer.classification.probe"):
+        capped = linear_probe(x[tr], y[tr], x[te], y[te], ProbeOptions("lbfgs", weight_decays=(1e-5,), max_iter=3))[0]
+    assert capped["lbfgs_iterations"] == 3 and capped["lbfgs_max_grad"] > opts.tolerance_grad
+    assert "before converging" in caplog.text and "tolerance_grad" in caplog.text
+    with pytest.raises(ValueError, match="tolerance_grad"):
+        linear_probe(x[tr], y[tr], x[te], y[te], ProbeOptions("lbfgs", tolerance_grad=0.0))
 
 def test_fast_probe_names_its_solver_and_the_blr_it_chose():
     # LARS moves a weight by lr * 0.001 of its norm per step: a few steps need a large lr to leave the init

@@ -81,7 +81,8 @@ class LinprobeConfig:
     fast_blrs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0)
     val_fraction: float = 0.1            # fast mode: held-out part of the training set that picks the lr
     lbfgs_weight_decays: tuple[float, ...] = (1e-5, 1e-4, 1e-3, 1e-2)  # lbfgs mode: candidates, chosen like fast's lr
-    lbfgs_max_iter: int = 100
+    lbfgs_max_iter: int = 2000           # lbfgs mode: most iterations of a fit (a warning if reached unconverged)
+    lbfgs_tolerance_grad: float = 1e-4   # lbfgs mode: converged when every gradient entry is below this
     knn_k: int = 20
     knn_temperature: float = 0.07
     bf16: bool | None = None             # replaced by train.precision (setting it is an error naming that key)

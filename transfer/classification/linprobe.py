@@ -134,8 +134,11 @@ def _cached(cfg: ClassificationConfig, encoder: nn.Module, data_path: str, out: 
     if lp.mode == "knn":
         metrics, cm = knn_probe(tf, tl, vf, vl, lp.knn_k, lp.knn_temperature, num_classes=c)
         return {**metrics, "extract_seconds": extract_s, "_confusion": cm, "_classes": classes}
-    opts = ProbeOptions(lp.mode, lp.val_fraction, lp.seed, lp.lbfgs_weight_decays, lp.lbfgs_max_iter, lp.fast_blrs,
-                        lp.epochs, lp.batch_size, lp.warmup_epochs, lp.weight_decay, lp.momentum)
+    opts = ProbeOptions(solver=lp.mode, val_fraction=lp.val_fraction, seed=lp.seed,
+                        weight_decays=lp.lbfgs_weight_decays, max_iter=lp.lbfgs_max_iter,
+                        tolerance_grad=lp.lbfgs_tolerance_grad, blrs=lp.fast_blrs, epochs=lp.epochs,
+                        batch_size=lp.batch_size, warmup_epochs=lp.warmup_epochs, weight_decay=lp.weight_decay,
+                        momentum=lp.momentum)
     metrics, cm, classifier = linear_probe(tf, tl, vf, vl, opts, num_classes=c)
     torch.save({"solver": lp.mode, "classifier": classifier.state_dict()}, out / "head.pth")
     return {**metrics, "extract_seconds": extract_s, "_confusion": cm, "_classes": classes}
