@@ -92,7 +92,8 @@ def _split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.
 def _fit_lbfgs(x: torch.Tensor, y: torch.Tensor, num_classes: int, wd: float, opts: ProbeOptions,
                start: nn.Linear | None = None) -> tuple[nn.Sequential, dict]:
     """x [N, D] (raw), y [N] -> (Sequential(Standardize, Linear) minimising cross-entropy + wd * ||W||^2, {"iterations",
-    "max_grad"}), from zeros or from ``start``'s weights, until every gradient entry is below opts.tolerance_grad."""
+    "max_grad"}), from zeros or from ``start``'s weights, until every gradient entry is below opts.tolerance_grad or
+    the loss stops changing in float32 (its precision's end), at most opts.max_iter iterations."""
     norm = Standardize(x.mean(0, keepdim=True), x.std(0, keepdim=True) + 1e-6)
     xs = norm(x)
     lin = nn.Linear(x.shape[1], num_classes)
@@ -111,9 +112,10 @@ def _fit_lbfgs(x: torch.Tensor, y: torch.Tensor, num_classes: int, wd: float, op
 
     opt.step(closure)
     closure()
-    fit = {"iterations": opt.state[lin.weight]["n_iter"],
-           "max_grad": max(float(p.grad.abs().max()) for p in lin.parameters())}
-    if fit["max_grad"] > opts.tolerance_grad:
+    state = opt.state[lin.weight]
+    fit = {"iterations": state["n_iter"], "max_grad": max(float(p.grad.abs().max()) for p in lin.parameters())}
+    capped = state["n_iter"] >= opts.max_iter or state["func_evals"] >= 2 * opts.max_iter   # else float32's end
+    if capped and fit["max_grad"] > opts.tolerance_grad:
         logger.warning("lbfgs probe (weight decay %g) stopped at %d iterations before converging: largest gradient "
                        "%.2g > tolerance_grad %g", wd, fit["iterations"], fit["max_grad"], opts.tolerance_grad)
     return nn.Sequential(norm, lin), fit
