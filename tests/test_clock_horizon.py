@@ -40,6 +40,7 @@ def test_the_horizon_follows_the_recent_pace_within_its_cap(monkeypatch):
     clock.now += 10.0
     assert resumed.update(50) == 50 + 10 and resumed.spent() == pytest.approx(90.0)
 
+
 def smoke_cfg(data_path, *overrides):
     return load_config("configs/pretrain/smoke.py", [f"data.path={data_path}", "train.log_every=1", *overrides])
 
@@ -58,4 +59,3 @@ def test_a_run_fitted_to_its_time_limit_ends_its_cosine_there_and_resumes_on_the
     assert again["step"] - m["step"] <= 1
     with pytest.raises(ConfigError, match="fit_to_time_limit needs train.time_limit_min"):
         smoke_cfg(fashion_folder, "train.fit_to_time_limit=true").validate()
-

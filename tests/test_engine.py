@@ -128,6 +128,7 @@ def test_ranks_fitted_to_the_clock_agree_on_where_to_stop(fashion_folder, tmp_pa
     a, b = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert a["step"] == b["step"] > 1 and a["horizon"] == b["horizon"]
 
+
 @pytest.mark.slow
 def test_sync_every_reads_the_host_less_often_and_changes_nothing(fashion_folder, tmp_path, monkeypatch):
     """train.sync_every=4: the same losses and weights as a step-by-step sync; a non-finite step is skipped on the

@@ -58,7 +58,6 @@ def test_lbfgs_probe_names_its_solver_chooses_wd_on_heldout_and_is_scale_invaria
     assert torch.equal(clone(x[200:]), clf(x[200:]))
 
 
-
 def test_lbfgs_probe_runs_to_convergence_and_warns_when_stopped_before(caplog):
     # overlapping classes in 64 dimensions at a weak decay: a few L-BFGS iterations are far from the optimum; the
     # probe runs until every gradient entry is below the tolerance, so a larger iteration cap changes nothing
@@ -78,6 +77,7 @@ def test_lbfgs_probe_runs_to_convergence_and_warns_when_stopped_before(caplog):
     assert "before converging" in caplog.text and "tolerance_grad" in caplog.text
     with pytest.raises(ValueError, match="tolerance_grad"):
         linear_probe(x[tr], y[tr], x[te], y[te], ProbeOptions("lbfgs", tolerance_grad=0.0))
+
 
 def test_fast_probe_names_its_solver_and_the_blr_it_chose():
     # LARS moves a weight by lr * 0.001 of its norm per step: a few steps need a large lr to leave the init
