@@ -163,6 +163,8 @@ def test_four_augmentations():
     (["model.target=pixel", "model.target_args=components=8"], "model.target_args"),
     (["model.target=pca2"], "model.target"),
     (["data.augmentation=crop"], "data.augmentation"),
+    (["data.crop_min_scale=0"], "data.crop_min_scale"),
+    (["data.crop_min_scale=1.5"], "data.crop_min_scale"),
 ])
 def test_bad_ablation_value_is_an_error_before_training(overrides, setting, tmp_path):
     with pytest.raises(ConfigError, match=setting.replace(".", r"\.")):

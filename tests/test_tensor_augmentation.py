@@ -40,6 +40,24 @@ def test_draws_follow_torchvision_random_resized_crop():
     assert 0.4 < np.mean([f for *_, f in draws]) < 0.6
 
 
+def test_no_crop_draws_only_the_flip_and_keeps_the_image():
+    """crop_min_scale 1.0: every draw is the whole image (as torchvision's, which gets there after failed tries),
+    one random number each (the flip), and the image is only flipped and normalised."""
+    tf = TensorCropFlip(12, 1.0, MEAN, STD, channels=3)
+    torch.manual_seed(0)
+    draws = [tf.draw(12, 12) for _ in range(200)]
+    torch.manual_seed(0)
+    assert [d[4] for d in draws] == [bool(torch.rand(()) < 0.5) for _ in range(200)]
+    assert {d[:4] for d in draws} == {(0, 0, 12, 12)} and 0.35 < np.mean([d[4] for d in draws]) < 0.65
+    torch.manual_seed(1)
+    assert {TensorCropFlip(12, 0.999, MEAN, STD, 3).draw(12, 12)[:4] for _ in range(50)} == {(0, 0, 12, 12)}
+    imgs = torch.from_numpy(_images()).unsqueeze(1)
+    out = tf.apply(imgs[:2], [draws[0][:4] + (False,), draws[0][:4] + (True,)])
+    want = TensorCropFlip(12, 0.35, MEAN, STD, channels=3).apply(imgs[:2], [(0, 0, 12, 12, False)] * 2)
+    torch.testing.assert_close(out[0], want[0])
+    torch.testing.assert_close(out[1], want[1].flip(-1))
+
+
 def test_seeded_batches_equal_the_samples_alone_whatever_the_batch():
     """Each sample's crop, flip and masking noise come from (seed, epoch, index): the batched fetch of any
     indices equals fetching them one by one, so worker counts and resumes see the same samples."""

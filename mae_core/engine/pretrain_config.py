@@ -163,6 +163,8 @@ class PretrainConfig:
             raise ConfigError(f"model.target_fit_images must be >= 1, got {m.target_fit_images}")
         if d.augmentation not in AUGMENTATIONS:
             raise ConfigError(f"data.augmentation={d.augmentation!r} is not one of {', '.join(AUGMENTATIONS)}")
+        if not 0.0 < d.crop_min_scale <= 1.0:
+            raise ConfigError(f"data.crop_min_scale must be in (0, 1] (1.0: no crop), got {d.crop_min_scale}")
         if d.grayscale not in ("replicate", "single"):
             raise ConfigError(f"data.grayscale must be 'replicate' or 'single', got {d.grayscale!r}")
         if len(d.mean) != m.in_chans or len(d.std) != m.in_chans:
