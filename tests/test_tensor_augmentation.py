@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 import torch
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional as F2
 
 from mae_core.config import load_config, shipped_config
 from mae_core.data.datasets import ArrayImageDataset, SeededDataset
@@ -54,6 +56,8 @@ def test_no_crop_draws_only_the_flip_and_keeps_the_image():
     imgs = torch.from_numpy(_images()).unsqueeze(1)
     out = tf.apply(imgs[:2], [draws[0][:4] + (False,), draws[0][:4] + (True,)])
     want = TensorCropFlip(12, 0.35, MEAN, STD, channels=3).apply(imgs[:2], [(0, 0, 12, 12, False)] * 2)
+    resized = F2.resized_crop(imgs[0], 0, 0, 12, 12, [12, 12], interpolation=InterpolationMode.BICUBIC, antialias=True)
+    assert torch.equal(resized, imgs[0])                                # what skipping the resize leaves out: nothing
     torch.testing.assert_close(out[0], want[0])
     torch.testing.assert_close(out[1], want[1].flip(-1))
 

@@ -56,11 +56,12 @@ class TensorCropFlip:
     """``random_resized_crop`` for in-memory uint8 images, without PIL: torchvision's RandomResizedCrop parameters
     (:meth:`draw`, one image's, from torch's RNG) and its tensor resize (bicubic, antialiased), a horizontal flip,
     then the normalisation, applied to a batch at once (:meth:`apply`). A grey image is cropped once and replicated
-    to ``channels``. With ``crop_min_scale`` 1.0 every crop is the whole image, so only the flip is drawn (torchvision's
-    draw would spend its 10 tries on the exact scale before falling back to the whole image) and an image already
-    ``img_size`` square is not resized. Same augmentation as :func:`build_pretrain_transform` but the resize's kernel (torch's bicubic
-    on tensors rather than PIL's), at a fraction of the cost (in one measurement on an AVX2 core, about 30 ms for 128
-    Fashion-MNIST images against 75 ms), in the loading process (no worker to compete with the step for 2 cores)."""
+    to ``channels``. With ``crop_min_scale`` 1.0 every crop is the whole image, so only the flip is drawn
+    (torchvision's draw would spend its 10 tries on the exact scale before falling back to the whole image) and an
+    image already ``img_size`` square is not resized (the resize would return it unchanged). Same augmentation as
+    :func:`build_pretrain_transform` but the resize's kernel (torch's bicubic on tensors rather than PIL's), at a
+    fraction of the cost (in one measurement on an AVX2 core, about 30 ms for 128 Fashion-MNIST images against 75 ms),
+    in the loading process (no worker to compete with the step for 2 cores)."""
 
     def __init__(self, img_size: int, crop_min_scale: float, mean, std, channels: int) -> None:
         self.size, self.scale, self.channels = img_size, (crop_min_scale, 1.0), channels
