@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 import torch
+from torchvision import transforms as T
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F2
 
 from mae_core.config import load_config, shipped_config
 from mae_core.data.datasets import ArrayImageDataset, SeededDataset
-from mae_core.data.transforms import TensorCropFlip
+from mae_core.data.transforms import TensorCropFlip, random_resized_crop_params
 from mae_core.engine.trainer import build_pretrain_dataset
 
 MEAN, STD = (0.3, 0.4, 0.5), (0.2, 0.25, 0.3)
@@ -18,14 +19,19 @@ def _images(n: int = 6, size: int = 12) -> np.ndarray:
     return rng.integers(0, 256, size=(n, size, size), dtype=np.uint8)
 
 
+def _normalised(imgs: torch.Tensor) -> torch.Tensor:
+    """uint8 grey [B, 1, H, W] -> replicated to 3 channels, each normalised with its own mean / std."""
+    return (imgs.float().div(255).expand(-1, 3, -1, -1) - torch.tensor(MEAN).view(1, 3, 1, 1)) \
+        / torch.tensor(STD).view(1, 3, 1, 1)
+
+
 def test_whole_image_draw_is_the_normalised_image_and_a_flip_mirrors_it():
     tf = TensorCropFlip(12, 0.35, MEAN, STD, channels=3)
     imgs = torch.from_numpy(_images()).unsqueeze(1)                                 # [6, 1, 12, 12] grey
     out = tf.apply(imgs[:2], [(0, 0, 12, 12, False), (0, 0, 12, 12, True)])
     assert out.shape == (2, 3, 12, 12) and out.dtype == torch.float32
-    want = (imgs[:2].float().div(255).expand(-1, 3, -1, -1) - torch.tensor(MEAN).view(1, 3, 1, 1)) \
-        / torch.tensor(STD).view(1, 3, 1, 1)                                         # grey replicated, then each
-    torch.testing.assert_close(out[0], want[0])                                     # channel's own mean / std
+    want = _normalised(imgs[:2])
+    torch.testing.assert_close(out[0], want[0])
     torch.testing.assert_close(out[1], want[1].flip(-1))
     part = tf.apply(imgs[:1], [(2, 3, 6, 6, False)])                               # a quarter, enlarged twice:
     assert part.shape == (1, 3, 12, 12) and not torch.allclose(part, want[:1])     # the crop's content, not the whole
@@ -42,22 +48,35 @@ def test_draws_follow_torchvision_random_resized_crop():
     assert 0.4 < np.mean([f for *_, f in draws]) < 0.6
 
 
+@pytest.mark.parametrize("height,width", [(12, 12), (28, 28), (12, 20), (30, 20), (10, 40), (20, 24), (24, 20)])
+def test_no_crop_params_are_torchvision_outcome_without_its_draws(height, width):
+    """Scale range (1, 1): the crop torchvision falls back to (whole image, or its centre at a ratio within 3/4 to
+    4/3), with no random number drawn; torchvision's rare successful try on a non-square image is a pixel smaller."""
+    torch.manual_seed(0)
+    theirs = {tuple(T.RandomResizedCrop.get_params(torch.empty(1, height, width), [1.0, 1.0], [3 / 4, 4 / 3]))
+              for _ in range(100)}
+    state = torch.get_rng_state()
+    ours = random_resized_crop_params(height, width, (1.0, 1.0))
+    assert torch.equal(torch.get_rng_state(), state) and ours in theirs
+    if height == width or not 3 / 4 <= width / height <= 4 / 3:
+        assert theirs == {ours}
+    assert all(abs(h - ours[2]) <= 1 and abs(w - ours[3]) <= 1 for _, _, h, w in theirs)
+
+
 def test_no_crop_draws_only_the_flip_and_keeps_the_image():
-    """crop_min_scale 1.0: every draw is the whole image (as torchvision's, which gets there after failed tries),
-    one random number each (the flip), and the image is only flipped and normalised."""
+    """crop_min_scale 1.0: one random number per draw (the flip); the whole image, only flipped and normalised (the
+    resize it skips would have returned it unchanged)."""
     tf = TensorCropFlip(12, 1.0, MEAN, STD, channels=3)
     torch.manual_seed(0)
     draws = [tf.draw(12, 12) for _ in range(200)]
     torch.manual_seed(0)
     assert [d[4] for d in draws] == [bool(torch.rand(()) < 0.5) for _ in range(200)]
     assert {d[:4] for d in draws} == {(0, 0, 12, 12)} and 0.35 < np.mean([d[4] for d in draws]) < 0.65
-    torch.manual_seed(1)
-    assert {TensorCropFlip(12, 0.999, MEAN, STD, 3).draw(12, 12)[:4] for _ in range(50)} == {(0, 0, 12, 12)}
     imgs = torch.from_numpy(_images()).unsqueeze(1)
     out = tf.apply(imgs[:2], [draws[0][:4] + (False,), draws[0][:4] + (True,)])
-    want = TensorCropFlip(12, 0.35, MEAN, STD, channels=3).apply(imgs[:2], [(0, 0, 12, 12, False)] * 2)
     resized = F2.resized_crop(imgs[0], 0, 0, 12, 12, [12, 12], interpolation=InterpolationMode.BICUBIC, antialias=True)
-    assert torch.equal(resized, imgs[0])                                # what skipping the resize leaves out: nothing
+    assert torch.equal(resized, imgs[0])
+    want = _normalised(imgs[:2])
     torch.testing.assert_close(out[0], want[0])
     torch.testing.assert_close(out[1], want[1].flip(-1))
 

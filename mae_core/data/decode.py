@@ -28,7 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torchvision import transforms as T
+
+from .transforms import build_pretrain_transform, random_resized_crop_params
 
 try:  # deprecated since torchvision 0.29 in favour of TorchCodec; where it is gone, Pillow decodes (a bit slower)
     from torchvision.io import ImageReadMode, decode_image
@@ -81,8 +82,8 @@ class FastRandomResizedCrop:
 
     def __call__(self, data: bytes) -> torch.Tensor:
         im = Image.open(io.BytesIO(data))                    # the header only
-        # the same RNG calls as torchvision's RandomResizedCrop.get_params and RandomHorizontalFlip
-        top, left, h, w = T.RandomResizedCrop.get_params(im, list(self.scale), list(self.ratio))
+        # torchvision's RandomResizedCrop draw (without its futile tries at a scale range of (1, 1)), then the flip's
+        top, left, h, w = random_resized_crop_params(im.height, im.width, self.scale, self.ratio)
         flip = self.flip and bool(torch.rand(1) < 0.5)
         if self.draft and im.format == "JPEG" and max(self.size / w, self.size / h) < 0.5:
             out = pil_to_uint8(self._draft_resize(im, top, left, h, w))
@@ -130,10 +131,10 @@ class DecodeThen:
 def build_bytes_transform(img_size: int, augmentation: str, mean: Sequence[float], std: Sequence[float],
                           crop_min_scale: float, mode: str, fast: bool = True) -> Callable[[bytes], torch.Tensor]:
     """The pretraining transform on encoded bytes -> tensor [C, img_size, img_size]: the fast JPEG path for plain
-    random_resized_crop (same crop and flip draws as torchvision's), torchvision's transforms otherwise."""
+    random_resized_crop (torchvision's crop and flip draws; at crop_min_scale 1.0 only the flip is drawn, for the
+    same crop), torchvision's transforms otherwise."""
     if fast and augmentation == "random_resized_crop":
         return FastRandomResizedCrop(img_size, (crop_min_scale, 1.0), mean=mean, std=std, mode=mode)
-    from mae_core.data.transforms import build_pretrain_transform
     return DecodeThen(build_pretrain_transform(img_size, augmentation, mean, std, crop_min_scale, mode), mode)
 
 
