@@ -223,12 +223,33 @@ def test_one_precision_switch(monkeypatch):
     assert run_state.resolve_precision("fp32", cuda) == "fp32" and run_state.resolve_precision("bf16", cpu) == "bf16"
     assert run_state.resolve_precision("auto", cuda) == "bf16"
     monkeypatch.setattr(run_state, "cpu_has_amx", lambda: True)
+    monkeypatch.setattr(run_state, "cpu_bf16_speedup", lambda dim: pytest.fail("AMX: bf16 without measuring"))
     assert run_state.resolve_precision("auto", cpu) == "bf16"
     monkeypatch.setattr(run_state, "cpu_has_amx", lambda: False)
-    assert run_state.resolve_precision("auto", cpu) == "fp32"
+    monkeypatch.setattr(run_state, "cpu_has_avx512_bf16", lambda: False)
+    assert run_state.resolve_precision("auto", cpu) == "fp32"   # bf16 emulated: fp32 without measuring
+    # AVX-512 bf16 without AMX: measured at the model's width, bf16 only where it is clearly faster
+    monkeypatch.setattr(run_state, "cpu_has_avx512_bf16", lambda: True)
+    speedups = {192: 1.8, 768: 1.05}
+    monkeypatch.setattr(run_state, "cpu_bf16_speedup", lambda dim: speedups[dim])
+    assert run_state.resolve_precision("auto", cpu) == "bf16"
+    assert run_state.resolve_precision("auto", cpu, dim=768) == "fp32"
     with pytest.raises(ConfigError, match="train.precision must be auto, fp32 or bf16, got 'fp16'"):
         smoke_cfg("fashion-mnist", "train.precision=fp16")
     assert smoke_cfg("fashion-mnist", "train.precision=auto").train.precision == "auto"
+
+
+def test_bf16_speedup_probe_times_a_block_in_both_precisions(monkeypatch):
+    """The probe runs a real block forward + backward in fp32 and under bf16 autocast (a ratio of their times)."""
+    from mae_core.engine import run_state
+    seen, real = [], run_state.autocast
+
+    def recording(device, precision):
+        seen.append(precision)
+        return real(device, precision)
+    monkeypatch.setattr(run_state, "autocast", recording)
+    speedup = run_state.cpu_bf16_speedup.__wrapped__(32, repeats=1)
+    assert speedup > 0 and speedup != 1.0 and seen == ["fp32", "bf16", "fp32", "bf16"]
 
 
 def test_checkpoint_prev_is_kept_one_save_behind(fashion_folder, tmp_path):

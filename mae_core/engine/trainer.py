@@ -171,9 +171,9 @@ class Pretrainer:
         self.cfg, self.out = cfg, Path(output_dir)
         t = cfg.train
         self.info: DistInfo = init_distributed(t.device, t.dist_timeout_min)
-        self.precision = resolve_precision(t.precision, self.info.device)
         if t.threads:
             torch.set_num_threads(t.threads)
+        self.precision = resolve_precision(t.precision, self.info.device, dim=VIT_SIZES[cfg.model.encoder][0])
         torch.manual_seed(t.seed + self.info.rank)
         np.random.seed(t.seed + self.info.rank)
         random.seed(t.seed + self.info.rank)
