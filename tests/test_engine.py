@@ -248,8 +248,12 @@ def test_bf16_speedup_probe_times_a_block_in_both_precisions(monkeypatch):
         seen.append(precision)
         return real(device, precision)
     monkeypatch.setattr(run_state, "autocast", recording)
+    torch.manual_seed(5)
     speedup = run_state.cpu_bf16_speedup.__wrapped__(32, repeats=1)
     assert speedup > 0 and speedup != 1.0 and seen == ["fp32", "bf16", "fp32", "bf16"]
+    after = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(after, torch.rand(3))   # the caller's random stream is left as it was
 
 
 def test_checkpoint_prev_is_kept_one_save_behind(fashion_folder, tmp_path):

@@ -91,9 +91,10 @@ def cpu_bf16_speedup(dim: int = 192, repeats: int = 3) -> float:
     import time
 
     from mae_core.models.vit import Block
-    torch.manual_seed(0)
-    block = Block(dim, max(1, dim // 64))
-    x = torch.randn(max(2, round(64 * (192 / dim) ** 2)), 64, dim, requires_grad=True)
+    with torch.random.fork_rng(devices=[]):   # the caller's random numbers stay as they were
+        torch.manual_seed(0)
+        block = Block(dim, max(1, dim // 64))
+        x = torch.randn(max(2, round(64 * (192 / dim) ** 2)), 64, dim, requires_grad=True)
     best = {"fp32": float("inf"), "bf16": float("inf")}
     for i in range(repeats + 1):
         for precision in best:
