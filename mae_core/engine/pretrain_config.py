@@ -71,7 +71,7 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
 class RunConfig:
     """How a run trains, whatever it trains: the ``train.*`` keys every trainer of the project shares (pretraining
     extends them in TrainConfig; classification uses them as they are)."""
-    precision: str = "fp32"                 # auto | fp32 | bf16 (autocast); auto: bf16 on CUDA and on AMX CPUs
+    precision: str = "fp32"                 # auto | fp32 | bf16 (autocast); auto: see resolve_precision
     save_every_steps: int = 0               # also checkpoint every N steps (0 = at epoch ends only)
     nonfinite_patience: int = 5             # skip a non-finite step; stop after this many in a row
     log_every: int = 20                     # a step record every N steps
