@@ -10,6 +10,7 @@ import torch.multiprocessing as mp
 from conftest import run_main
 
 from mae_core.config import load_config
+from mae_core.engine.distributed import init_distributed
 from mae_core.engine.trainer import NonFiniteLossError, Pretrainer, pretrain
 from mae_core.models.mae import MaskedAutoencoder
 
@@ -102,6 +103,25 @@ def test_ddp_two_gloo_processes_equal_one_process(fashion_folder, tmp_path):
     assert a["manifest"]["step"] == b["manifest"]["step"] == 2
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-5, atol=1e-6)
+
+
+def _precision_rank(rank: int, world: int, port: int, out: str) -> None:
+    from mae_core.engine import run_state
+    _as_rank(rank, world, port)
+    run_state.cpu_has_amx = lambda: False
+    run_state.cpu_has_avx512_bf16 = lambda: True
+    run_state.cpu_bf16_speedup = lambda dim: 1.0 if rank == 0 else 1.3   # alone: rank 0 fp32, rank 1 bf16
+    init_distributed("cpu")
+    choice = run_state.resolve_precision("auto", torch.device("cpu"))
+    torch.distributed.destroy_process_group()
+    with open(os.path.join(out, f"rank{rank}.txt"), "w") as f:
+        f.write(choice)
+
+
+@pytest.mark.slow
+def test_ranks_take_one_precision_from_the_mean_of_their_measurements(tmp_path):
+    mp.spawn(_precision_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    assert [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)] == ["bf16", "bf16"]   # mean 1.15 >= 1.1
 
 
 def _clocked_rank(rank: int, world: int, port: int, data: str, out: str) -> None:

@@ -6,9 +6,9 @@ Command:  python tools/pretrain.py --config configs/pretrain/demo.py --data-path
 it times the step first, then shrinks epochs and warmup alike, and the run re-fits the cosine's end to the clock
 as it trains, never past the 6 epochs written here: about 2.3 in fp32 on 2 AVX2 cores, more where bf16 runs faster,
 the warmup a third of what is run). Batch 128 at lr 1e-3 (base 2e-3): twice the steps of batch 256 at the same lr
-in the same time. No crop (crop_min_scale 1.0: the whole image, flipped at random): the budget
-sees each image two to four times, too few passes for a crop's augmentation to pay (the paper's Table 1(e) finds MAE works
-without crops; crops help its long schedules), and whole images are what the probe and the picture are measured on.
+in the same time. No crop (crop_min_scale 1.0: the whole image, flipped at random): the budget sees each image two
+to five times, too few passes for a crop's augmentation to pay (the paper's Table 1(e) finds MAE works without crops;
+crops help its long schedules), and whole images are what the probe and the picture are measured on.
 Expected: see README (linear probe / k-NN on the Fashion-MNIST test split vs a random encoder and raw pixels).
 """
 from mae_core.engine.pretrain_config import DataConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig

@@ -9,6 +9,7 @@ import logging
 import random
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Self
 
@@ -18,6 +19,7 @@ import torch
 from mae_core.checkpoint.io import CheckpointMismatchError, read_checkpoint
 from mae_core.config import ConfigError
 from mae_core.data.workers import STOP_SIGNALS
+from mae_core.engine.distributed import DistInfo, all_reduce_mean
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ def set_rng_state(state: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ precision
+@functools.lru_cache(maxsize=1)
 def cpu_flags() -> str:
     """/proc/cpuinfo's text ('' where it cannot be read)."""
     try:
@@ -88,12 +91,10 @@ def cpu_bf16_speedup(dim: int = 192, repeats: int = 3) -> float:
     """fp32 seconds / bf16-autocast seconds of one transformer block's forward + backward at width `dim` on this CPU
     (with the threads set now; about 64 x 64 tokens at width 192, fewer for wider blocks), the best of `repeats` of
     each after one untimed call, alternating. Measured once per process and width (about a second at width 192)."""
-    import time
-
     from mae_core.models.vit import Block
     with torch.random.fork_rng(devices=[]):   # the caller's random numbers stay as they were
         torch.manual_seed(0)
-        block = Block(dim, max(1, dim // 64))
+        block = Block(dim, dim // 64 if dim % 64 == 0 else 1)
         x = torch.randn(max(2, round(64 * (192 / dim) ** 2)), 64, dim, requires_grad=True)
     best = {"fp32": float("inf"), "bf16": float("inf")}
     for i in range(repeats + 1):
@@ -110,18 +111,23 @@ def cpu_bf16_speedup(dim: int = 192, repeats: int = 3) -> float:
 def resolve_precision(precision: str, device: torch.device, key: str = "train.precision", dim: int = 192) -> str:
     """'auto' -> the fastest this machine runs -> 'fp32'|'bf16': bf16 on CUDA and on a CPU with AMX; fp32 on a CPU
     without AVX-512 bf16 (bf16 is emulated there, slower); in between, measured (:func:`cpu_bf16_speedup` at the
-    model's width `dim`): bf16 where it runs at least ``BF16_MIN_SPEEDUP`` x faster."""
+    model's width `dim`): bf16 where it runs at least ``BF16_MIN_SPEEDUP`` x faster, the ranks of a process group
+    deciding on the mean of their measurements (every rank calls it; they all take the same precision)."""
     if precision not in PRECISIONS:
         raise ConfigError(f"{key} must be one of {PRECISIONS}, got {precision!r}")
     if precision != "auto":
         return precision
     if device.type == "cuda":
         return "bf16"
-    if device.type != "cpu" or not (cpu_has_amx() or cpu_has_avx512_bf16()):
+    if device.type != "cpu":
         return "fp32"
     if cpu_has_amx():
         return "bf16"
+    if not cpu_has_avx512_bf16():
+        return "fp32"
     speedup = cpu_bf16_speedup(dim)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        speedup = all_reduce_mean(speedup, DistInfo(torch.distributed.get_rank(), torch.distributed.get_world_size()))
     choice = "bf16" if speedup >= BF16_MIN_SPEEDUP else "fp32"
     logger.info("%s=auto: bf16 autocast runs a width-%d block %.2fx as fast as fp32 on this CPU (AVX-512 bf16, no "
                 "AMX) -> %s", key, dim, speedup, choice)

@@ -52,7 +52,6 @@ def run_finetune(cfg: ClassificationConfig, data_path: str, output_dir: str, pre
     f, r, out = cfg.finetune, cfg.train, Path(output_dir)
     info = init_distributed(r.dist_timeout_min)
     rank, world, device = info.rank, info.world_size, info.device
-    precision = resolve_precision(r.precision, device)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(f.seed)
     train_ds, val_ds, classes = build_datasets(cfg, data_path, finetune_transform(cfg.data), eval_only)
@@ -61,6 +60,7 @@ def run_finetune(cfg: ClassificationConfig, data_path: str, output_dir: str, pre
     # when resuming, --pretrained (if any) only fixes the architecture; the weights then come from the run checkpoint
     model = build_classifier(cfg, num_classes, pretrained, keep_head=eval_only and not found)
     set_trainable_blocks(model, f.trainable_blocks)
+    precision = resolve_precision(r.precision, device, dim=model.embed_dim)
     model.to(device)
     val_loader = eval_loader(val_ds, f.batch_size, rank, world, cfg.data.num_workers)
     if eval_only:

@@ -68,7 +68,7 @@ def _full(cfg: ClassificationConfig, encoder: nn.Module, data_path: str, out: Pa
           resume: bool | str | None, eval_only: bool) -> dict:
     lp, r = cfg.linprobe, cfg.train
     rank, world, device = info.rank, info.world_size, info.device
-    precision = resolve_precision(r.precision, device, dim=getattr(encoder, "embed_dim", 192))
+    precision = resolve_precision(r.precision, device, dim=encoder.embed_dim)
     train_ds, val_ds, classes = build_datasets(cfg, data_path, probe_transform(cfg.data), eval_only)
     model = LinearProbe(encoder, len(classes), lp.pool).to(device)
     val_loader = eval_loader(val_ds, lp.batch_size, rank, world, cfg.data.num_workers)
