@@ -309,6 +309,8 @@ def test_real_cells_at_a_micro_budget(tmp_path, capsys):
     manifest = json.loads(Path(demo["checkpoint"] + ".json").read_text())["manifest"]
     assert manifest["encoder"]["patch_size"] == 8 and manifest["encoder"]["img_size"] == [64, 64]
     assert manifest["decoder"] is None
+    made = next(b for b in res["budget"] if b["cell"] == "pretrain_mae_demo_s0")
+    assert made["steps"] == 2 and made["precision"] in ("fp32", "bf16")   # auto resolved, as the pretraining ran
 
 
 def test_scratch_and_in_domain_arms(tmp_path):

@@ -16,7 +16,7 @@ metrics) is kept for the other seeds (the probe trains no encoder and has no lr 
 Every piece of work is a cell of :mod:`transfer.studies.cells` (``OUT/cells/<name>/``): a rerun skips finished cells
 and an unfinished one resumes from its checkpoints. Output: ``OUT/transfer_study.json`` (``cells``: one entry per
 measured figure; ``lr_runs``: both first-seed runs and the choice; ``budget``: steps, batch, wall time and load
-average of every cell) and ``OUT/transfer_study.md``.
+average of every cell, the precision a pretraining ran in) and ``OUT/transfer_study.md``.
 """
 from __future__ import annotations
 
