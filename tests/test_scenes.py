@@ -104,12 +104,35 @@ def test_bad_input_is_named(tmp_path):
         sc.folder_items(tmp_path / "it", "train")
 
 
+def test_denser_unlabelled_scenes(tmp_path):
+    """More items per unlabelled scene cover more of it; the labelled scenes stay the same scenes."""
+    items = tmp_path / "items"
+    _solid_items(items, {"train": {"cat": (200, 10, 10)}, "val": {"cat": (10, 10, 200)}})
+
+    def covered(out):   # the red items' share of the unlabelled scenes' pixels
+        arr = np.stack([np.asarray(Image.open(p)) for p in sorted((out / "unlabelled").glob("*.png"))]).astype(int)
+        return float(((arr[..., 0] > 150) & (arr[..., 1] < 60)).mean())
+    made = {}
+    for name, per_scene in (("default", None), ("dense", (12, 20))):
+        out = tmp_path / name
+        sc.make_scenes(out, num_train=3, num_val=2, size=64, items_dir=items, formats=("coco",), num_unlabelled=6,
+                       unlabelled_items_per_scene=per_scene)
+        made[name] = (covered(out), [np.asarray(Image.open(p)).tobytes() for p in sorted((out / "coco" / "train")
+                                                                                       .glob("*.png"))])
+        assert json.loads((out / "scenes.json").read_text())["unlabelled_items_per_scene"] == list(per_scene or (2, 5))
+    assert made["dense"][0] > 1.5 * made["default"][0]
+    assert made["dense"][1] == made["default"][1]
+    with pytest.raises(ValueError, match="unlabelled items per scene.*5,2"):
+        sc.make_scenes(tmp_path / "bad", items_dir=items, num_unlabelled=2, unlabelled_items_per_scene=(5, 2))
+
+
 def test_make_scenes_tool_with_user_items(tmp_path):
     items = tmp_path / "items"
     _solid_items(items, {"train": {"cat": (200, 10, 10)}, "val": {"cat": (10, 10, 200)}})
     out = tmp_path / "out"
     cmd = [sys.executable, str(REPO / "tools" / "make_scenes.py"), "--output-dir", str(out), "--num-train", "3",
-           "--num-val", "2", "--size", "64", "--seed", "1", "--items", str(items)]
+           "--num-val", "2", "--size", "64", "--seed", "1", "--items", str(items), "--num-unlabelled", "2",
+           "--unlabelled-items-per-scene", "3,4"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=120,
                        check=False)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -117,3 +140,7 @@ def test_make_scenes_tool_with_user_items(tmp_path):
     assert (out / "coco" / "annotations" / "val.json").is_file() and (out / "ade" / "classes.json").is_file()
     assert json.loads((out / "scenes.json").read_text())["items"] == str(items)
     assert not (out / "items").exists()                            # raw items only when asked for
+    assert len(list((out / "unlabelled").glob("*.png"))) == 2
+    assert json.loads((out / "scenes.json").read_text())["unlabelled_items_per_scene"] == [3, 4]
+    bad = subprocess.run(cmd[:-1] + ["3"], capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 2 and "expected MIN,MAX" in bad.stderr

@@ -283,11 +283,13 @@ def make_scenes(output_dir: str | os.PathLike, num_train: int = 300, num_val: in
                 seed: int = 0, items_dir: str | os.PathLike | None = None,
                 formats: tuple[str, ...] = SCENE_FORMATS,
                 classes: tuple[int, ...] | None = None, items_per_scene: tuple[int, int] = (2, 5),
-                items_per_class: int = 0, num_unlabelled: int = 0) -> dict:
+                items_per_class: int = 0, num_unlabelled: int = 0,
+                unlabelled_items_per_scene: tuple[int, int] | None = None) -> dict:
     """Composes train / val scenes and writes them in `formats` under `output_dir` (``coco/``, ``ade/``,
     ``folders/`` item crops; ``items/``: the raw items, `items_per_class` of each class, 0 = all), and
     `num_unlabelled` more train scenes as bare images in ``unlabelled/`` (items of the train split only; for
-    pretraining on more images than have labels)
+    pretraining on more images than have labels), of `unlabelled_items_per_scene` items each (default: as many as the
+    labelled scenes'; more fill more of each scene with items: 2-5 items cover about 12% of a scene, 12-20 about 40%)
     -> {"classes", "coco": {split: {"json", "images"}}, "ade": root, "folders": root, "items": root,
     "unlabelled": folder, "counts"}."""
     bad = set(formats) - set(FORMATS)
@@ -295,6 +297,9 @@ def make_scenes(output_dir: str | os.PathLike, num_train: int = 300, num_val: in
         raise ValueError(f"unknown scene formats {sorted(bad)}; known: {', '.join(FORMATS)}")
     if size < 32:
         raise ValueError(f"--size must be >= 32 px (items are scaled to size/5..size/2.5), got {size}")
+    for name, rng in (("items per scene", items_per_scene), ("unlabelled items per scene", unlabelled_items_per_scene)):
+        if rng is not None and not 1 <= rng[0] <= rng[1]:
+            raise ValueError(f"{name}: expected MIN,MAX with 1 <= MIN <= MAX, got {rng[0]},{rng[1]}")
     out = Path(output_dir)
     result: dict = {"counts": {}}
     for k, (split, n) in enumerate((("train", num_train), ("val", num_val))):
@@ -320,12 +325,14 @@ def make_scenes(output_dir: str | os.PathLike, num_train: int = 300, num_val: in
             counts["crops"] += fill_missing_classes(items, out / "folders" / split, size, seed * 2 + k)
             result["folders"] = str(out / "folders")
         if k == 0 and num_unlabelled:
-            extra = compose_scenes(items, num_unlabelled, size, seed=seed * 2 + 1000, items_per_scene=items_per_scene)
+            extra = compose_scenes(items, num_unlabelled, size, seed=seed * 2 + 1000,
+                                   items_per_scene=unlabelled_items_per_scene or items_per_scene)
             counts["unlabelled"] = write_images(extra, out / "unlabelled")
             result["unlabelled"] = str(out / "unlabelled")
         result["counts"][split] = counts
     (out / "scenes.json").write_text(json.dumps({k: v for k, v in result.items()} | {
-        "size": size, "seed": seed, "items": str(items_dir) if items_dir else "fashion-mnist"}, indent=1))
+        "size": size, "seed": seed, "items_per_scene": list(items_per_scene),
+        "unlabelled_items_per_scene": list(unlabelled_items_per_scene or items_per_scene), "items": str(items_dir) if items_dir else "fashion-mnist"}, indent=1))
     logger.info("wrote %s scenes of %d px to %s", result["counts"], size, out)
     return result
 
@@ -361,6 +368,15 @@ def make_fashion_ade(root: str | os.PathLike, num_train: int = 400, num_val: int
     return counts
 
 
+def parse_range(text: str) -> tuple[int, int]:
+    """'MIN,MAX' -> (MIN, MAX) (the command line's item counts)."""
+    try:
+        lo, hi = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX (two integers), got {text!r}") from None
+    return lo, hi
+
+
 @tool_main
 def main(argv: list[str] | None = None) -> int:
     """``mae-make-scenes`` (tools/make_scenes.py)."""
@@ -374,11 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--formats", default="coco,ade,folders", help=f"comma-separated subset of {','.join(FORMATS)}")
     p.add_argument("--classes", help="Fashion-MNIST only: a subset of labels, e.g. 0,1,7,8 (default: all 10)")
     p.add_argument("--items-per-class", type=int, default=0, help="'items' format: first N per class (0 = all)")
+    p.add_argument("--num-unlabelled", type=int, default=0, help="more train scenes as bare images in unlabelled/")
+    p.add_argument("--unlabelled-items-per-scene", type=parse_range, metavar="MIN,MAX",
+                   help="items in each unlabelled scene (default: as many as the labelled scenes', 2,5)")
     a = p.parse_args(argv)
     setup_logging()
     res = make_scenes(a.output_dir, a.num_train, a.num_val, a.size, a.seed, a.items,
                       tuple(f for f in a.formats.split(",") if f), items_per_class=a.items_per_class,
-                      classes=tuple(int(c) for c in a.classes.split(",")) if a.classes else None)
+                      classes=tuple(int(c) for c in a.classes.split(",")) if a.classes else None,
+                      num_unlabelled=a.num_unlabelled, unlabelled_items_per_scene=a.unlabelled_items_per_scene)
     print(json.dumps(res, indent=1))
     return 0
 

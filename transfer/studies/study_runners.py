@@ -18,7 +18,8 @@ def run_data(args, root: Path) -> dict:
     t0 = time.time()
     classes = tuple(int(c) for c in args.classes.split(",")) if args.classes and not args.items else None
     res = make_scenes(root, args.num_train, args.num_val, args.size, seed=0, items_dir=args.items, classes=classes,
-                      num_unlabelled=args.num_unlabelled)
+                      num_unlabelled=args.num_unlabelled,
+                      unlabelled_items_per_scene=args.unlabelled_items_per_scene)
     return {"data": res, "wall_s": round(time.time() - t0, 1)}
 
 
