@@ -254,6 +254,9 @@ def test_one_precision_switch(monkeypatch):
     monkeypatch.setattr(run_state, "cpu_bf16_speedup", lambda dim: speedups[dim])
     assert run_state.resolve_precision("auto", cpu) == "bf16"
     assert run_state.resolve_precision("auto", cpu, dim=768) == "fp32"
+    why = run_state.precision_choice("auto", cpu, dim=768)                 # the why, for the result files
+    assert why == {"precision": "fp32", "chosen_by": "measured at width 768", "bf16_speedup": 1.05}
+    assert run_state.precision_choice("bf16", cpu)["chosen_by"] == "config"
     with pytest.raises(ConfigError, match="train.precision must be auto, fp32 or bf16, got 'fp16'"):
         smoke_cfg("fashion-mnist", "train.precision=fp16")
     assert smoke_cfg("fashion-mnist", "train.precision=auto").train.precision == "auto"

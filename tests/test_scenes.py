@@ -119,7 +119,9 @@ def test_denser_unlabelled_scenes(tmp_path):
                        unlabelled_items_per_scene=per_scene)
         made[name] = (covered(out), [np.asarray(Image.open(p)).tobytes() for p in sorted((out / "coco" / "train")
                                                                                        .glob("*.png"))])
-        assert json.loads((out / "scenes.json").read_text())["unlabelled_items_per_scene"] == list(per_scene or (2, 5))
+        told = json.loads((out / "scenes.json").read_text())
+        assert told["unlabelled_items_per_scene"] == list(per_scene or (2, 5))
+        assert told["counts"]["train"]["unlabelled_item_cover"] == pytest.approx(made[name][0], abs=0.02)
     assert made["dense"][0] > 1.5 * made["default"][0]
     assert made["dense"][1] == made["default"][1]
     with pytest.raises(ValueError, match="unlabelled items per scene.*5,2"):

@@ -311,6 +311,9 @@ def test_real_cells_at_a_micro_budget(tmp_path, capsys):
     assert manifest["decoder"] is None
     made = next(b for b in res["budget"] if b["cell"] == "pretrain_mae_demo_s0")
     assert made["steps"] == 2 and made["precision"] in ("fp32", "bf16")   # auto resolved, as the pretraining ran
+    why = made["precision_choice"]                                         # and why: on a CPU, said or measured
+    assert why["precision"] == made["precision"] and why["chosen_by"] != "config"
+    assert (why["bf16_speedup"] is not None) == why["chosen_by"].startswith("measured")
 
 
 def test_scratch_and_in_domain_arms(tmp_path):

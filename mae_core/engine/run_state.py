@@ -108,30 +108,35 @@ def cpu_bf16_speedup(dim: int = 192, repeats: int = 3) -> float:
     return best["fp32"] / best["bf16"]
 
 
-def resolve_precision(precision: str, device: torch.device, key: str = "train.precision", dim: int = 192) -> str:
-    """'auto' -> the fastest this machine runs -> 'fp32'|'bf16': bf16 on CUDA and on a CPU with AMX; fp32 on a CPU
-    without AVX-512 bf16 (bf16 is emulated there, slower); in between, measured (:func:`cpu_bf16_speedup` at the
-    model's width `dim`): bf16 where it runs at least ``BF16_MIN_SPEEDUP`` x faster, the ranks of a process group
-    deciding on the mean of their measurements (every rank calls it; they all take the same precision)."""
+def precision_choice(precision: str, device: torch.device, key: str = "train.precision", dim: int = 192) -> dict:
+    """'auto' -> the fastest this machine runs, and why -> {"precision": 'fp32'|'bf16', "chosen_by": ...,
+    "bf16_speedup": the measured ratio or None}: bf16 on CUDA and on a CPU with AMX; fp32 on a CPU without AVX-512
+    bf16 (bf16 is emulated there, slower); in between, measured (:func:`cpu_bf16_speedup` at the model's width `dim`):
+    bf16 where it runs at least ``BF16_MIN_SPEEDUP`` x faster, the ranks of a process group deciding on the mean of
+    their measurements (every rank calls it; they all take the same precision). 'fp32' / 'bf16' are taken as given."""
     if precision not in PRECISIONS:
         raise ConfigError(f"{key} must be one of {PRECISIONS}, got {precision!r}")
     if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16"
+        return {"precision": precision, "chosen_by": "config", "bf16_speedup": None}
     if device.type != "cpu":
-        return "fp32"
+        return {"precision": "bf16" if device.type == "cuda" else "fp32", "chosen_by": device.type,
+                "bf16_speedup": None}
     if cpu_has_amx():
-        return "bf16"
+        return {"precision": "bf16", "chosen_by": "cpu has AMX", "bf16_speedup": None}
     if not cpu_has_avx512_bf16():
-        return "fp32"
+        return {"precision": "fp32", "chosen_by": "cpu without AVX-512 bf16", "bf16_speedup": None}
     speedup = cpu_bf16_speedup(dim)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         speedup = all_reduce_mean(speedup, DistInfo(torch.distributed.get_rank(), torch.distributed.get_world_size()))
     choice = "bf16" if speedup >= BF16_MIN_SPEEDUP else "fp32"
     logger.info("%s=auto: bf16 autocast runs a width-%d block %.2fx as fast as fp32 on this CPU (AVX-512 bf16, no "
                 "AMX) -> %s", key, dim, speedup, choice)
-    return choice
+    return {"precision": choice, "chosen_by": f"measured at width {dim}", "bf16_speedup": round(float(speedup), 3)}
+
+
+def resolve_precision(precision: str, device: torch.device, key: str = "train.precision", dim: int = 192) -> str:
+    """The precision of :func:`precision_choice`, without the why."""
+    return precision_choice(precision, device, key, dim)["precision"]
 
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:

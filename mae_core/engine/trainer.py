@@ -50,7 +50,7 @@ from mae_core.engine.run_state import (
     PreemptionGuard,
     autocast,
     check_world,
-    resolve_precision,
+    precision_choice,
     resume_checkpoint,
     rng_state,
     run_info,
@@ -173,7 +173,8 @@ class Pretrainer:
         self.info: DistInfo = init_distributed(t.device, t.dist_timeout_min)
         if t.threads:
             torch.set_num_threads(t.threads)
-        self.precision = resolve_precision(t.precision, self.info.device, dim=VIT_SIZES[cfg.model.encoder][0])
+        self.precision_choice = precision_choice(t.precision, self.info.device, dim=VIT_SIZES[cfg.model.encoder][0])
+        self.precision = self.precision_choice["precision"]
         torch.manual_seed(t.seed + self.info.rank)
         np.random.seed(t.seed + self.info.rank)
         random.seed(t.seed + self.info.rank)
@@ -378,7 +379,8 @@ class Pretrainer:
         log.close()
         metrics = {"step": self.step, "final_loss": self.last_logged_loss(), "skipped_steps": self.skipped,
                    "checkpoint": str(final) if final else None, "effective_batch": self.eff_batch,
-                   "peak_lr": self.peak_lr, "precision": self.precision, "wall_s": round(time.time() - start, 1),
+                   "peak_lr": self.peak_lr, "precision": self.precision, "precision_choice": self.precision_choice,
+                   "wall_s": round(time.time() - start, 1),
                    **({"horizon": self.clock.horizon} if self.clock else {})}
         if self.info.is_main:
             write_metrics(self.out, metrics)

@@ -159,6 +159,11 @@ def compose_scenes(items: Items, num: int, size: int = 128, seed: int = 0,
             for _ in range(num)]
 
 
+def item_cover(scenes: list[Scene]) -> float:
+    """The share of the scenes' pixels that their items cover (the rest is background)."""
+    return round(float(np.mean([(s.label_map > 0).mean() for s in scenes])), 4) if scenes else 0.0
+
+
 # --------------------------------------------------------------------------------------------------- writers
 def mask_to_segmentation(mask: np.ndarray, as_polygon: bool) -> list | dict:
     """Binary mask [H, W] -> COCO polygons (list of flat xy lists) or compressed RLE (counts as str)."""
@@ -289,7 +294,8 @@ def make_scenes(output_dir: str | os.PathLike, num_train: int = 300, num_val: in
     ``folders/`` item crops; ``items/``: the raw items, `items_per_class` of each class, 0 = all), and
     `num_unlabelled` more train scenes as bare images in ``unlabelled/`` (items of the train split only; for
     pretraining on more images than have labels), of `unlabelled_items_per_scene` items each (default: as many as the
-    labelled scenes'; more fill more of each scene with items: 2-5 items cover about 12% of a scene, 12-20 about 40%)
+    labelled scenes'; more put more items and less background in each scene). The counts say what share of the
+    scenes' pixels the items cover (``item_cover``, ``unlabelled_item_cover``).
     -> {"classes", "coco": {split: {"json", "images"}}, "ade": root, "folders": root, "items": root,
     "unlabelled": folder, "counts"}."""
     bad = set(formats) - set(FORMATS)
@@ -308,11 +314,12 @@ def make_scenes(output_dir: str | os.PathLike, num_train: int = 300, num_val: in
             raise ValueError(f"--items {items_dir}: val/ classes {items.classes} differ from train/ classes "
                              f"{result['classes']}")
         result["classes"] = items.classes
-        counts = {"scenes": n}
+        counts: dict = {"scenes": n}
         if "items" in formats:
             counts["items"] = write_items(items, out / "items" / split, items_per_class)
             result["items"] = str(out / "items")
         scenes = compose_scenes(items, n, size, seed=seed * 2 + k, items_per_scene=items_per_scene)
+        counts["item_cover"] = item_cover(scenes)
         if "coco" in formats:
             result.setdefault("coco", {})[split] = write_coco(scenes, items.classes, out / "coco" / split,
                                                                out / "coco" / "annotations" / f"{split}.json")
@@ -328,11 +335,13 @@ def make_scenes(output_dir: str | os.PathLike, num_train: int = 300, num_val: in
             extra = compose_scenes(items, num_unlabelled, size, seed=seed * 2 + 1000,
                                    items_per_scene=unlabelled_items_per_scene or items_per_scene)
             counts["unlabelled"] = write_images(extra, out / "unlabelled")
+            counts["unlabelled_item_cover"] = item_cover(extra)
             result["unlabelled"] = str(out / "unlabelled")
         result["counts"][split] = counts
     (out / "scenes.json").write_text(json.dumps({k: v for k, v in result.items()} | {
         "size": size, "seed": seed, "items_per_scene": list(items_per_scene),
-        "unlabelled_items_per_scene": list(unlabelled_items_per_scene or items_per_scene), "items": str(items_dir) if items_dir else "fashion-mnist"}, indent=1))
+        "unlabelled_items_per_scene": list(unlabelled_items_per_scene or items_per_scene),
+        "items": str(items_dir) if items_dir else "fashion-mnist"}, indent=1))
     logger.info("wrote %s scenes of %d px to %s", result["counts"], size, out)
     return result
 

@@ -121,7 +121,8 @@ def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
             cfg = load_config(shipped_config("pretrain/demo.py"), over)
             got = pretrain(cfg, work)
             res = {"checkpoint": got["checkpoint"], "steps": got["step"], "batch": cfg.train.batch_size,
-                   "final_loss": got.get("final_loss"), "precision": got.get("precision")}
+                   "final_loss": got.get("final_loss"), "precision": got.get("precision"),
+                   "precision_choice": got.get("precision_choice")}
         return {**res, "source_checkpoint": res["checkpoint"],
                 "checkpoint": to_study_grid(args, res["checkpoint"], work), "wall_s": round(time.time() - t0, 1)}
     over = {**in_domain_overrides(args, seed, args.pretrain_size), **in_domain_start(args, seed)}
@@ -131,7 +132,8 @@ def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
     if cfg.model.img_size != args.size:
         grid = {"source_checkpoint": res["checkpoint"], "checkpoint": to_study_grid(args, res["checkpoint"], work)}
     return {"checkpoint": res["checkpoint"], **grid, "steps": res["step"], "batch": cfg.train.batch_size,
-            "final_loss": res.get("final_loss"), "precision": res.get("precision"), "peak_lr": res.get("peak_lr"),
+            "final_loss": res.get("final_loss"), "precision": res.get("precision"),
+            "precision_choice": res.get("precision_choice"), "peak_lr": res.get("peak_lr"),
             "img_size": cfg.model.img_size, "patch_size": cfg.model.patch_size,
             "init": over.get("train.init_from", "random"),
             "wall_s": round(time.time() - t0, 1)}

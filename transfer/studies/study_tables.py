@@ -52,7 +52,8 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
         if r is not None:
             budget.append({"cell": name, "steps": r.get("steps"), "batch": r.get("batch"),
                            "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg"),
-                           **{k: r[k] for k in ("final_loss", "precision", "note") if r.get(k) is not None}})
+                           **{k: r[k] for k in ("final_loss", "precision", "precision_choice", "note")
+                              if r.get(k) is not None}})
     chosen: dict[tuple[str, str, int], dict] = {}
     for name, s in spec.items():
         if s["kind"] not in METRICS:
