@@ -59,6 +59,15 @@ def base_parser(description: str, **flags: bool | str) -> argparse.ArgumentParse
     return add_common_flags(p, **flags)
 
 
+def int_range(text: str) -> tuple[int, int]:
+    """An argparse type: 'MIN,MAX' -> (MIN, MAX)."""
+    try:
+        lo, hi = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX (two integers), got {text!r}") from None
+    return lo, hi
+
+
 def parse_overrides(items: list[str]) -> dict[str, str]:
     """Command-line ``key=value`` words -> {key: text}; a word without '=' is a ConfigError."""
     return split_overrides(items)

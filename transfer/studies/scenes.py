@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mae_core.cli import setup_logging, tool_main
+from mae_core.cli import int_range, setup_logging, tool_main
 from mae_core.data.datasets import FASHION_MNIST_CLASSES, read_fashion_mnist
 
 logger = logging.getLogger(__name__)
@@ -377,15 +377,6 @@ def make_fashion_ade(root: str | os.PathLike, num_train: int = 400, num_val: int
     return counts
 
 
-def parse_range(text: str) -> tuple[int, int]:
-    """'MIN,MAX' -> (MIN, MAX) (the command line's item counts)."""
-    try:
-        lo, hi = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected MIN,MAX (two integers), got {text!r}") from None
-    return lo, hi
-
-
 @tool_main
 def main(argv: list[str] | None = None) -> int:
     """``mae-make-scenes`` (tools/make_scenes.py)."""
@@ -400,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--classes", help="Fashion-MNIST only: a subset of labels, e.g. 0,1,7,8 (default: all 10)")
     p.add_argument("--items-per-class", type=int, default=0, help="'items' format: first N per class (0 = all)")
     p.add_argument("--num-unlabelled", type=int, default=0, help="more train scenes as bare images in unlabelled/")
-    p.add_argument("--unlabelled-items-per-scene", type=parse_range, metavar="MIN,MAX",
+    p.add_argument("--unlabelled-items-per-scene", type=int_range, metavar="MIN,MAX",
                    help="items in each unlabelled scene (default: as many as the labelled scenes', 2,5)")
     a = p.parse_args(argv)
     setup_logging()

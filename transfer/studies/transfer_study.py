@@ -24,10 +24,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from mae_core.cli import int_range
 from mae_core.config import shipped_config
 from transfer.studies import cells as cells_lib
 from transfer.studies.cells import study_start
-from transfer.studies.scenes import parse_range
 from transfer.studies.study_tables import (ARMS, FINETUNED, FROZEN, LRS, METRICS, build_results, markdown, pick_lr,
                                           write_outputs)
 
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-unlabelled", type=int, default=0,
                    help="pretrain the in-domain MAE on this many more train scenes, without labels, instead of the "
                         "labelled ones (items of the train split only)")
-    p.add_argument("--unlabelled-items-per-scene", type=parse_range, metavar="MIN,MAX",
+    p.add_argument("--unlabelled-items-per-scene", type=int_range, metavar="MIN,MAX",
                    help="items in each unlabelled scene (default: as many as the labelled scenes', 2,5); more put "
                         "more items and less background in each pretraining crop")
     p.add_argument("--arms", default=",".join(a for a in ARMS if a != FINETUNED),
