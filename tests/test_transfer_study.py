@@ -309,6 +309,7 @@ def test_real_cells_at_a_micro_budget(tmp_path, capsys):
     manifest = json.loads(Path(demo["checkpoint"] + ".json").read_text())["manifest"]
     assert manifest["encoder"]["patch_size"] == 8 and manifest["encoder"]["img_size"] == [64, 64]
     assert manifest["decoder"] is None
+    assert res["scenes"]["train"]["scenes"] == 8 and 0 < res["scenes"]["val"]["item_cover"] < 1   # what it ran on
     made = next(b for b in res["budget"] if b["cell"] == "pretrain_mae_demo_s0")
     assert made["steps"] == 2 and made["precision"] in ("fp32", "bf16")   # auto resolved, as the pretraining ran
     why = made["precision_choice"]                                         # and why: on a CPU, said or measured

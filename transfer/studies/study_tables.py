@@ -45,7 +45,8 @@ def portable(value):
 
 
 def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args: dict) -> dict:
-    """-> {"cells": one entry per figure, "lr_runs", "summary", "differences", "budget", "state", "args"}."""
+    """-> {"cells": one entry per figure, "lr_runs", "summary", "differences", "budget", "scenes" (the data cell's
+    counts: scenes, crops, the share of pixels the items cover), "state", "args"}."""
     figures, lr_runs, budget = [], [], []
     for name in spec:
         r = read_result(out, name)
@@ -96,8 +97,9 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
         for ms in arm.values():
             for entry in ms.values():
                 entry.update({k: v for k, v in mean_std(list(entry["per_seed"].values())).items() if k != "values"})
+    data = read_result(out, "data") or {}
     return {"cells": figures, "lr_runs": lr_runs, "summary": summary, "differences": diffs, "budget": budget,
-            "state": state, "args": {k: portable(v) for k, v in args.items() if k != "run_cell"},
+            "scenes": data.get("data", {}).get("counts"), "state": state, "args": {k: portable(v) for k, v in args.items() if k != "run_cell"},
             "machine": run_context()}
 
 
