@@ -99,7 +99,8 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
                 entry.update({k: v for k, v in mean_std(list(entry["per_seed"].values())).items() if k != "values"})
     data = read_result(out, "data") or {}
     return {"cells": figures, "lr_runs": lr_runs, "summary": summary, "differences": diffs, "budget": budget,
-            "scenes": data.get("data", {}).get("counts"), "state": state, "args": {k: portable(v) for k, v in args.items() if k != "run_cell"},
+            "scenes": data.get("data", {}).get("counts"), "state": state,
+            "args": {k: portable(v) for k, v in args.items() if k != "run_cell"},
             "machine": run_context()}
 
 
