@@ -98,17 +98,38 @@ def test_seeded_batches_equal_the_samples_alone_whatever_the_batch():
     assert not torch.equal(batch[0][0], ds[4][0])                                  # another epoch, another crop
 
 
-def test_tensor_augmentation_applies_to_in_memory_data_with_the_random_resized_crop_only(tmp_path, fashion_folder):
-    """Where it cannot apply (a folder of images, another augmentation) the per-image path runs; the ablation
-    rows keep the per-image path in every row, so Table 1(e) compares augmentations, not implementations."""
-    from mae_core.data.datasets import ImageFolderDataset
+def test_tensor_augmentation_applies_to_in_memory_data_with_the_random_resized_crop_only(tmp_path):
+    """Where it cannot apply (another augmentation) the per-image path runs; the ablation rows keep the per-image
+    path in every row, so Table 1(e) compares augmentations, not implementations."""
     from transfer.studies.ablation.rows import Row, default_rows_dir
     ok = load_config(shipped_config("pretrain/demo.py"))
     assert ok.data.tensor_augmentation and isinstance(build_pretrain_dataset(ok).batch_transform, TensorCropFlip)
-    folder = load_config(shipped_config("pretrain/demo.py"), [f"data.path={fashion_folder}"])
-    assert isinstance(build_pretrain_dataset(folder), ImageFolderDataset)
     other = load_config(shipped_config("pretrain/demo.py"), ["data.augmentation=fixed_crop"])
     assert build_pretrain_dataset(other).batch_transform is None
     for stem in ("e1_none", "e3_random_crop", "d2_norm_pixel"):
         path = default_rows_dir() / f"{stem}.py"
         assert not Row(stem[0], stem, stem, path, False, ()).load("small").data.tensor_augmentation
+
+
+def test_an_image_folder_of_one_size_is_decoded_into_memory_and_cropped_on_tensors(fashion_folder, monkeypatch):
+    """A folder (class sub-folders, one size) -> its decoded images in memory, labels and classes kept, cropped in
+    batches; images of two sizes, or more than the memory limit, take the per-image path."""
+    from PIL import Image
+
+    from mae_core.data.datasets import ImageFolderDataset
+    from mae_core.engine import trainer
+    cfg = load_config(shipped_config("pretrain/demo.py"), [f"data.path={fashion_folder}"])
+    ds = build_pretrain_dataset(cfg)
+    folder = ImageFolderDataset(fashion_folder)
+    assert isinstance(ds, ArrayImageDataset) and isinstance(ds.batch_transform, TensorCropFlip)
+    assert ds.images.shape == (len(folder), 32, 32, 3) and ds.classes == folder.classes
+    assert ds.labels.tolist() == folder.labels
+    assert np.array_equal(ds.images[5], np.asarray(folder.load(5)))
+    batch = SeededDataset(ds, seed=0).__getitems__([0, 9, 20])
+    assert [b[0].shape for b in batch] == [(3, cfg.model.img_size, cfg.model.img_size)] * 3
+    assert [b[1] for b in batch] == [folder.labels[i] for i in (0, 9, 20)]
+    monkeypatch.setattr(trainer, "IN_MEMORY_LIMIT_BYTES", 32 * 32 * 3 * len(folder) - 1)
+    assert isinstance(build_pretrain_dataset(cfg), ImageFolderDataset)
+    monkeypatch.undo()
+    Image.open(folder.files[3]).resize((20, 20)).save(folder.files[3])
+    assert isinstance(build_pretrain_dataset(cfg), ImageFolderDataset)

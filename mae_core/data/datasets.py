@@ -157,6 +157,32 @@ class ImageFolderDataset(Dataset):
             return (self.transform(img) if self.transform else img), self.labels[j]
         raise DataError(f"{self.root}: 50 unreadable images in a row near {self.files[i]}")
 
+    def to_array(self, max_bytes: int) -> tuple[np.ndarray, np.ndarray] | str:
+        """Every image decoded once, in ``mode`` -> (uint8 [N, H, W] ('L') or [N, H, W, C], labels [N]) for
+        ArrayImageDataset; or, where they cannot be held as one array, why not (images of two sizes, more than
+        `max_bytes`). Unreadable files are skipped as :meth:`__getitem__` skips them (fatal with ``strict``)."""
+        arrays, labels, shape = [], [], None
+        for i, path in enumerate(self.files):
+            try:
+                arr = np.asarray(self.load(i))
+            except (OSError, ValueError, Image.DecompressionBombError) as e:
+                if self.strict:
+                    raise DataError(f"cannot read image {path}: {e} (data.strict=true)") from e
+                self.skipped.append(str(path))
+                logger.warning("skipping unreadable image %s (%s)", path, e)
+                continue
+            if shape is None:
+                shape = arr.shape
+                if arr.nbytes * len(self.files) > max_bytes:
+                    return f"{len(self.files)} images of {arr.shape} need more than {max_bytes / 2**30:.1f} GiB"
+            elif arr.shape != shape:
+                return f"{path} is {arr.shape[1]}x{arr.shape[0]}, {self.files[0]} {shape[1]}x{shape[0]}"
+            arrays.append(arr)
+            labels.append(self.labels[i])
+        if not arrays:
+            raise DataError(f"no readable image below {self.root}")
+        return np.stack(arrays), np.asarray(labels, dtype=np.int64)
+
 
 class SeededDataset(Dataset):
     """Seeds torch's RNG from (seed, epoch, index) for each sample, so its random augmentation - and, with

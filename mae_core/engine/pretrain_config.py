@@ -48,9 +48,10 @@ class DataConfig:
     grayscale: str = "replicate"            # replicate (to 3 channels) | single (in_chans=1)
     strict: bool = False                    # unreadable image: skip with a warning (False) or stop (True)
     num_workers: int = 4
-    tensor_augmentation: bool = False       # in-memory data (Fashion-MNIST) with random_resized_crop: crop batches on
-    #                                         tensors in the loading process (data.TensorCropFlip), not PIL per image;
-    #                                         other data or augmentations take the per-image path (logged)
+    tensor_augmentation: bool = False       # with random_resized_crop: crop batches on tensors in the loading
+    #                                         process (data.TensorCropFlip), not PIL per image, from memory:
+    #                                         Fashion-MNIST, or an image folder decoded once (images of one size, up
+    #                                         to 8 GiB); shards, other folders or augmentations: per image (logged)
 
 
 @dataclass

@@ -91,29 +91,45 @@ def build_mae(m: ModelConfig) -> MaskedAutoencoder:
         raise ConfigError(f"model: {e}") from None
 
 
+IN_MEMORY_LIMIT_BYTES = 8 * 2**30  # data.tensor_augmentation: largest folder decoded into memory
+
+
 def build_pretrain_dataset(cfg: PretrainConfig):
-    """A folder of images (recursive) or Fashion-MNIST ('fashion-mnist' or a folder of its IDX files)."""
+    """A folder of images (recursive) or Fashion-MNIST ('fashion-mnist' or a folder of its IDX files). With
+    ``data.tensor_augmentation`` and random_resized_crop, in-memory data is cropped in batches on tensors
+    (TensorCropFlip); a folder is decoded into memory first when its images share one size and fit in
+    IN_MEMORY_LIMIT_BYTES (else, logged, the per-image path)."""
     d, m = cfg.data, cfg.model
     mode = "L" if (d.grayscale == "single" or m.in_chans == 1) else "RGB"
     tf = build_pretrain_transform(m.img_size, d.augmentation, d.mean, d.std, d.crop_min_scale, mode)
     if not d.path:
         raise DataError("no data path: give --data-path (a folder of images, or 'fashion-mnist')")
     in_memory = d.path == "fashion-mnist" or is_fashion_mnist_dir(d.path)
-    on_tensors = d.tensor_augmentation and in_memory and d.augmentation == "random_resized_crop"
+    shards = not in_memory and is_shard_source(d.path)
+    on_tensors = d.tensor_augmentation and d.augmentation == "random_resized_crop" and not shards
     if d.tensor_augmentation and not on_tensors:
-        logger.info("data.tensor_augmentation: only for in-memory data (Fashion-MNIST) with random_resized_crop; "
+        logger.info("data.tensor_augmentation: only for Fashion-MNIST or an image folder with random_resized_crop; "
                     "data.path=%r, data.augmentation=%r take the per-image path", d.path, d.augmentation)
+    batch_tf = (TensorCropFlip(m.img_size, d.crop_min_scale, d.mean, d.std, 1 if mode == "L" else 3)
+                if on_tensors else None)
     if in_memory:
         images, labels = read_fashion_mnist("train", None if d.path == "fashion-mnist" else d.path)
-        batch_tf = (TensorCropFlip(m.img_size, d.crop_min_scale, d.mean, d.std, 1 if mode == "L" else 3)
-                    if on_tensors else None)
         return ArrayImageDataset(images, labels, tf, batch_transform=batch_tf)
-    if is_shard_source(d.path):  # tar shards: streamed, decoded by the fast JPEG path (see mae_core.data.shards)
+    if shards:  # tar shards: streamed, decoded by the fast JPEG path (see mae_core.data.shards)
         return ShardDataset(d.path, build_bytes_transform(m.img_size, d.augmentation, d.mean, d.std,
                                                           d.crop_min_scale, mode), seed=cfg.train.seed,
                             strict=d.strict)
-    ds = ImageFolderDataset(d.path, tf, strict=d.strict)
+    ds = ImageFolderDataset(d.path, tf, strict=d.strict, mode=mode)
     first_readable(ds.files, where=d.path)  # every image unreadable: say so now, not as "N images give no full step"
+    if on_tensors:
+        got = ds.to_array(IN_MEMORY_LIMIT_BYTES)
+        if not isinstance(got, str):
+            logger.info("data.tensor_augmentation: %d images of %s decoded into memory (%.0f MiB)", len(got[0]),
+                        d.path, got[0].nbytes / 2**20)
+            arr = ArrayImageDataset(*got, tf, batch_transform=batch_tf)
+            arr.classes = ds.classes
+            return arr
+        logger.info("data.tensor_augmentation: %s not held in memory (%s): the per-image path", d.path, got)
     return ds
 
 
