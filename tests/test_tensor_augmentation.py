@@ -131,5 +131,10 @@ def test_an_image_folder_of_one_size_is_decoded_into_memory_and_cropped_on_tenso
     monkeypatch.setattr(trainer, "IN_MEMORY_LIMIT_BYTES", 32 * 32 * 3 * len(folder) - 1)
     assert isinstance(build_pretrain_dataset(cfg), ImageFolderDataset)
     monkeypatch.undo()
+    folder.files[2].write_bytes(b"not an image")                          # skipped, the others' labels kept
+    skipped = build_pretrain_dataset(cfg)
+    assert len(skipped.images) == len(folder) - 1
+    assert skipped.labels.tolist() == folder.labels[:2] + folder.labels[3:]
+    assert np.array_equal(skipped.images[2], np.asarray(folder.load(3)))
     Image.open(folder.files[3]).resize((20, 20)).save(folder.files[3])
     assert isinstance(build_pretrain_dataset(cfg), ImageFolderDataset)

@@ -86,10 +86,12 @@ class ArrayImageDataset(Dataset):
     pretraining loader augments whole batches on tensors instead (:meth:`batch`, see SeededDataset)."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None, mode: str | None = None,
-                 batch_transform=None) -> None:
+                 batch_transform=None, classes: list[str] | None = None) -> None:
         self.images, self.labels, self.transform, self.mode = images, labels, transform, mode
         self.batch_transform = batch_transform
-        self.classes = list(FASHION_MNIST_CLASSES) if int(labels.max(initial=0)) < 10 else None
+        if classes is None and int(labels.max(initial=0)) < 10:
+            classes = list(FASHION_MNIST_CLASSES)
+        self.classes = classes
 
     def batch(self, indices: list[int], params: list) -> tuple[torch.Tensor, list[int]]:
         """Images `indices` through ``batch_transform`` with one draw each -> ([B, C, S, S], labels)."""
@@ -142,46 +144,49 @@ class ImageFolderDataset(Dataset):
         with Image.open(self.files[i]) as im:
             return im.convert(self.mode)
 
+    def try_load(self, i: int) -> Image.Image | None:
+        """Image `i`, or None where it cannot be decoded (skipped with a warning; fatal with ``strict``)."""
+        try:
+            return self.load(i)
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            if self.strict:
+                raise DataError(f"cannot read image {self.files[i]}: {e} (data.strict=true)") from e
+            self.skipped.append(str(self.files[i]))
+            logger.warning("skipping unreadable image %s (%s); %d skipped so far in this process",
+                           self.files[i], e, len(self.skipped))
+            return None
+
     def __getitem__(self, i: int):
         for attempt in range(min(len(self.files), 50)):
             j = (i + attempt) % len(self.files)
-            try:
-                img = self.load(j)
-            except (OSError, ValueError, Image.DecompressionBombError) as e:
-                if self.strict:
-                    raise DataError(f"cannot read image {self.files[j]}: {e} (data.strict=true)") from e
-                self.skipped.append(str(self.files[j]))
-                logger.warning("skipping unreadable image %s (%s); %d skipped so far in this process",
-                               self.files[j], e, len(self.skipped))
-                continue
-            return (self.transform(img) if self.transform else img), self.labels[j]
+            img = self.try_load(j)
+            if img is not None:
+                return (self.transform(img) if self.transform else img), self.labels[j]
         raise DataError(f"{self.root}: 50 unreadable images in a row near {self.files[i]}")
 
     def to_array(self, max_bytes: int) -> tuple[np.ndarray, np.ndarray] | str:
-        """Every image decoded once, in ``mode`` -> (uint8 [N, H, W] ('L') or [N, H, W, C], labels [N]) for
-        ArrayImageDataset; or, where they cannot be held as one array, why not (images of two sizes, more than
-        `max_bytes`). Unreadable files are skipped as :meth:`__getitem__` skips them (fatal with ``strict``)."""
-        arrays, labels, shape = [], [], None
+        """Every image decoded once, in ``mode``, into one preallocated array -> (uint8 [N, H, W] ('L') or
+        [N, H, W, C], labels [N]) for ArrayImageDataset; or, where they cannot be held as one array, why not (images
+        of two sizes, more than `max_bytes`). Unreadable files are skipped as :meth:`__getitem__` skips them."""
+        out, labels, first, n = None, [], None, 0
         for i, path in enumerate(self.files):
-            try:
-                arr = np.asarray(self.load(i))
-            except (OSError, ValueError, Image.DecompressionBombError) as e:
-                if self.strict:
-                    raise DataError(f"cannot read image {path}: {e} (data.strict=true)") from e
-                self.skipped.append(str(path))
-                logger.warning("skipping unreadable image %s (%s)", path, e)
+            img = self.try_load(i)
+            if img is None:
                 continue
-            if shape is None:
-                shape = arr.shape
+            arr = np.asarray(img)
+            if out is None:
+                first = path
                 if arr.nbytes * len(self.files) > max_bytes:
                     return f"{len(self.files)} images of {arr.shape} need more than {max_bytes / 2**30:.1f} GiB"
-            elif arr.shape != shape:
-                return f"{path} is {arr.shape[1]}x{arr.shape[0]}, {self.files[0]} {shape[1]}x{shape[0]}"
-            arrays.append(arr)
+                out = np.empty((len(self.files), *arr.shape), dtype=np.uint8)
+            elif arr.shape != out.shape[1:]:
+                return f"{path} is {arr.shape[1]}x{arr.shape[0]}, {first} {out.shape[2]}x{out.shape[1]}"
+            out[n] = arr
             labels.append(self.labels[i])
-        if not arrays:
+            n += 1
+        if out is None:
             raise DataError(f"no readable image below {self.root}")
-        return np.stack(arrays), np.asarray(labels, dtype=np.int64)
+        return out[:n], np.asarray(labels, dtype=np.int64)
 
 
 class SeededDataset(Dataset):

@@ -126,9 +126,7 @@ def build_pretrain_dataset(cfg: PretrainConfig):
         if not isinstance(got, str):
             logger.info("data.tensor_augmentation: %d images of %s decoded into memory (%.0f MiB)", len(got[0]),
                         d.path, got[0].nbytes / 2**20)
-            arr = ArrayImageDataset(*got, tf, batch_transform=batch_tf)
-            arr.classes = ds.classes
-            return arr
+            return ArrayImageDataset(*got, tf, batch_transform=batch_tf, classes=ds.classes)
         logger.info("data.tensor_augmentation: %s not held in memory (%s): the per-image path", d.path, got)
     return ds
 
