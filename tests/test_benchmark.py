@@ -28,3 +28,34 @@ def test_the_benchmark_knows_the_compile_modes(capsys):
         main(["pretrain", "--compile", "fastest"])
     assert stop.value.code == 2
     assert "invalid choice: 'fastest'" in capsys.readouterr().err
+
+
+def test_the_folder_benchmark_runs_both_input_paths_of_one_recipe(tmp_path, caplog):
+    import logging
+
+    from transfer.studies.bench.folder import FolderBenchSpec, compose_folder, run_folder_bench
+    scenes = compose_folder(tmp_path / "scenes", 16, 32)
+    spec = FolderBenchSpec(images=str(scenes), img_size=16, batch=4, steps=40, rounds=1, workers=0,
+                           precision="fp32", workdir=str(tmp_path / "work"))
+    with caplog.at_level(logging.INFO):
+        r = run_folder_bench(spec)
+    # the tensor variant decoded the folder into memory, the per-image one did not
+    assert sum("decoded into memory" in m for m in caplog.messages) == 1
+    for v in ("tensor", "per_image"):
+        b = r["best"][v]
+        assert len(r["runs"][v]) == 1 and r["rounds"] == 1 and b["steps_per_s"] > 0 and b["setup_s"] >= 0
+        assert b["images_per_s"] == pytest.approx(b["steps_per_s"] * 4, rel=1e-2)
+    assert r["ratio"] == pytest.approx(r["best"]["tensor"]["steps_per_s"] / r["best"]["per_image"]["steps_per_s"],
+                                       rel=1e-2)
+    with pytest.raises(ValueError, match="no loop to time"):
+        run_folder_bench(FolderBenchSpec(images=str(scenes), steps=20))
+
+
+def test_the_folder_benchmark_times_the_loop_from_the_step_log(tmp_path):
+    from transfer.studies.bench.folder import loop_speed
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"step": 20, "time": 100.0}\n{"note": "no step"}\n{"step": 60, "time": 110.0}\n')
+    assert loop_speed(log) == (4.0, 10.0)
+    log.write_text('{"step": 20, "time": 100.0}\n')
+    with pytest.raises(ValueError, match="fewer than two step records"):
+        loop_speed(log)

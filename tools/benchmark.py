@@ -1,6 +1,8 @@
 """Benchmarks, each side by side with a baseline in the same run (ratios, not timed assertions; mae-benchmark).
 
   python tools/benchmark.py pretrain --model vit_base_patch16 --batch 16 --precision fp32|bf16
+  python tools/benchmark.py data       (decode + crop per core: ours vs torchvision ImageFolder)
+  python tools/benchmark.py folder     (pretraining on a folder of one size: tensor path vs per-image crops)
 The last output line is JSON: ours_ips, baseline_ips, ratio, ours_peak_mb, baseline_peak_mb, GFLOP/s.
 """
 import sys

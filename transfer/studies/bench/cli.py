@@ -12,7 +12,8 @@ from transfer.studies.bench.pretrain_step import StepSpec, compare
 
 @tool_main
 def main(argv: list[str] | None = None) -> int:
-    """``mae-benchmark``: ``pretrain`` (one MAE step vs the reference structure) or ``data`` (the input pipeline)."""
+    """``mae-benchmark``: ``pretrain`` (one MAE step vs the reference structure), ``data`` (the input pipeline) or
+    ``folder`` (pretraining on a folder of one size: the tensor path vs per-image crops)."""
     p = argparse.ArgumentParser(description="benchmarks: ours vs a baseline in the same run")
     sub = p.add_subparsers(dest="what", required=True)
     pre = sub.add_parser("pretrain", help="one MAE pretraining step vs the reference structure")
@@ -42,10 +43,25 @@ def main(argv: list[str] | None = None) -> int:
     dat.add_argument("--target-ips", type=float, default=3200.0, help="images/s one GPU consumes")
     dat.add_argument("--workdir", default="", help="where to write the JPEGs (default: a temporary folder)")
     dat.add_argument("--output", default="", help="also write the JSON result to this file")
+    fol = sub.add_parser("folder", help="pretraining steps/s on an image folder of one size: the in-memory tensor "
+                                        "path vs per-image PIL crops in loader workers")
+    fol.add_argument("--config", default="pretrain/transfer_study.py", help="a config file or a shipped config")
+    fol.add_argument("--images", default="", help="a folder of images of one size (default: composed scenes)")
+    fol.add_argument("--num-images", type=int, default=1000)
+    fol.add_argument("--img-size", type=int, default=64)
+    fol.add_argument("--batch", type=int, default=64)
+    fol.add_argument("--steps", type=int, default=200)
+    fol.add_argument("--rounds", type=int, default=2)
+    fol.add_argument("--workers", type=int, default=1, help="loader workers of the per-image variant")
+    fol.add_argument("--precision", choices=["fp32", "bf16"], default="bf16")
+    fol.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
+    fol.add_argument("--output", default="", help="also write the JSON result to this file")
     args = p.parse_args(argv)
     setup_logging()
     if args.what == "data":
         return data_main(args)
+    if args.what == "folder":
+        return folder_main(args)
     spec = StepSpec(model=args.model, batch=args.batch, precision=args.precision, steps=args.steps,
                     warmup=args.warmup, threads=args.threads, device=args.device, compile=args.compile,
                     profile=args.profile)
@@ -74,5 +90,19 @@ def data_main(args: argparse.Namespace) -> int:
     print(f"decode + RandomResizedCrop {r['size']} + flip, {r['width']}x{r['height']} JPEGs, one core: ours "
           f"{r['ours_ips']} img/s | torchvision ImageFolder {r['baseline_ips']} img/s | ratio {r['ratio']} | cores "
           f"for {r['target_ips']:.0f} img/s: ours {r['cores_needed_ours']}, baseline {r['cores_needed_baseline']}")
+    _write(r, args.output)
+    return 0
+
+
+def folder_main(args: argparse.Namespace) -> int:
+    from transfer.studies.bench.folder import FolderBenchSpec, run_folder_bench
+    r = run_folder_bench(FolderBenchSpec(config=args.config, images=args.images, num_images=args.num_images,
+                                         img_size=args.img_size, batch=args.batch, steps=args.steps,
+                                         rounds=args.rounds, workers=args.workers, precision=args.precision,
+                                         workdir=args.workdir))
+    t, p = r["best"]["tensor"], r["best"]["per_image"]
+    print(f"pretraining on {r['images_used']}, {r['img_size']} px crops, batch {r['batch']}, {r['precision']}: "
+          f"tensor path {t['steps_per_s']} steps/s (set-up {t['setup_s']} s) | per-image crops in "
+          f"{r['workers']} worker(s) {p['steps_per_s']} steps/s (set-up {p['setup_s']} s) | ratio {r['ratio']}")
     _write(r, args.output)
     return 0
