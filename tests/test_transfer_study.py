@@ -287,9 +287,13 @@ def test_real_cells_at_a_micro_budget(tmp_path, capsys):
     r = run_main(capsys, ts.main, "--output-dir", out, "--seeds", "1", "--num-train", "8", "--num-val", "4",
                  "--size", "64", "--pretrain-steps", "2", "--pretrain-batch", "4", "--demo-steps", "2",
                  "--coco-iters", "3", "--ade-iters", "2", "--ft-steps", "2", "--ft-batch", "8", "--ft-size", "32",
+                 "--ade-options", "model.backbone.drop_path_rate=0.05",
                  "--arms", "mae_demo", "--lrs", "recipe", "--precision", "auto", "--in-process")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads((out / "transfer_study.json").read_text())
+    ade = out / "cells" / "ade20k_mae_demo_s0_recipe"
+    assert json.loads((ade / "result.json").read_text())["ade_options"] == ["model.backbone.drop_path_rate=0.05"]
+    assert "drop_path_rate=0.05" in next((ade / "work").glob("*.py")).read_text()   # the run's config had it
     assert {(c["task"], c["metric"]) for c in res["cells"]} == {
         ("coco", "bbox_AP"), ("coco", "segm_AP"), ("ade20k", "mIoU"), ("classification", "top1"),
         ("patch_probe", "patch_acc"), ("patch_probe", "pos_share")}
@@ -393,3 +397,20 @@ def test_in_process_cells_run_in_order_and_a_failure_blocks_its_dependents(tmp_p
     assert ran == ["a", "b", "d", "e", "b", "e"]
     with pytest.raises(ValueError, match="comes before"):
         cl.schedule(tmp_path / "x", [("late", "early"), ("early", None)], no_subprocess, run_here=run)
+
+
+def test_ade_options_change_the_recipe_of_every_arm_and_a_bad_key_stops_the_study_at_start(tmp_path, capsys):
+    from mae_core.config import shipped_config
+    from transfer.studies.transfers import ade_overrides
+    config = str(shipped_config("ade20k/transfer_study_last_block.py"))
+    over, lr, batch = ade_overrides(config, 5, 3.0, ["optim_wrapper.paramwise_cfg.layer_decay_rate=1.0",
+                                                     "optim_wrapper.optimizer.lr=2e-3"])
+    assert over["optim_wrapper.paramwise_cfg.layer_decay_rate"] == "1.0" and over["max_iters"] == 5
+    assert lr == pytest.approx(6e-3) and over["optim_wrapper.optimizer.lr"] == pytest.approx(6e-3) and batch == 8
+    assert ade_overrides(config, 5)[1] == pytest.approx(1e-3)   # the recipe's lr without options
+    args = _args(tmp_path, "--ade-options", "optim_wrapper.paramwise_cfg.layer_decay_rate=1.0")
+    assert args.ade_options == ["optim_wrapper.paramwise_cfg.layer_decay_rate=1.0"]
+    r = run_main(capsys, ts.main, "--output-dir", tmp_path / "bad", "--tasks", "ade20k", "--ade-config", config,
+                 "--ade-options", "optim_wrapper.paramwise_cfg.layer_decay=1.0")
+    assert r.returncode == 2 and "layer_decay" in r.stderr and "--ade-options" in r.stderr
+    assert not (tmp_path / "bad" / "cells").exists()   # nothing ran

@@ -24,7 +24,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mae_core.cli import int_range
+from mae_core.cli import int_range, tool_main
 from mae_core.config import shipped_config
 from transfer.studies import cells as cells_lib
 from transfer.studies.cells import study_start
@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrain-config", default=str(shipped_config("pretrain/transfer_study.py")))
     p.add_argument("--coco-config", default=str(shipped_config("coco/transfer_study.py")))
     p.add_argument("--ade-config", default=str(shipped_config("ade20k/transfer_study.py")))
+    p.add_argument("--ade-options", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="overrides of the UperNet recipe for every arm, checked at start (mmseg config keys, e.g. "
+                        "optim_wrapper.paramwise_cfg.layer_decay_rate=1.0; iterations and lr stay --ade-iters' and "
+                        "the lr choice's); each cell records them, but a finished cell is not rerun when they "
+                        "change: give a variant its own --output-dir")
     p.add_argument("--ft-config", default=str(shipped_config("classification/transfer_study.py")))
     p.add_argument("--publish", help="also write transfer_study.json / .md here (e.g. docs/results), without cells/")
     p.add_argument("--report-only", action="store_true",
@@ -203,11 +208,15 @@ def schedule(args, argv: list[str]) -> dict[str, str]:
                               cells_lib.gpu_count(), run_here=here)
 
 
+@tool_main
 def main(argv: list[str] | None = None) -> int:
     started = study_start(argv, build_parser(), run_cell)
     if started is None:
         return 0
     argv, args, out = started
+    if args.ade_options and "ade20k" in _list(args.tasks, TASKS, "--tasks"):
+        from transfer.studies.transfers import ade_recipe
+        ade_recipe(args.ade_config, args.ade_options)   # a bad key or value stops here, before any cell runs
     if args.report_only:
         state = {name: "done" if cells_lib.read_result(out, name) is not None else "not run" for name in cells(args)}
     else:

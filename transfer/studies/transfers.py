@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -73,19 +74,37 @@ def ade_schedule(iters: int) -> dict:
             "default_hooks.checkpoint.max_keep_ckpts": 1}
 
 
-def ade_transfer(config: str, data_root: str, num_classes: int, work: Path, checkpoint: str, iters: int, seed: int,
-                 lr_scale: float = 1.0) -> dict:
-    """UperNet (mmseg) of `config` on an ADE-layout root for `iters` iterations at ``lr_scale`` x the recipe's lr,
-    from `checkpoint`. -> {"mIoU", "lr", "steps", "batch", "wall_s", "metrics"}."""
+def ade_recipe(config: str, options: Sequence[str] = ()):
+    """The mmseg Config of `config` with `options` (``key=value`` overrides of the recipe, the same for every arm)
+    applied; an unknown key or a bad value is a ConfigError naming it (checked before a study starts)."""
     from mmengine.config import Config
 
-    from transfer.mmseg.train import AdeJob, run
+    from mae_core.overrides import apply_tree_overrides
     base = Config.fromfile(config)
+    apply_tree_overrides(base._cfg_dict, list(options), where=f"--ade-options of {config}")
+    return base
+
+
+def ade_overrides(config: str, iters: int, lr_scale: float = 1.0,
+                  options: Sequence[str] = ()) -> tuple[dict, float, int]:
+    """The overrides of one UperNet run: `options`, then `iters` iterations (ade_schedule) at ``lr_scale`` x the
+    recipe's lr (the lr after `options`). -> (overrides, lr, batch)."""
+    from mae_core.overrides import split_overrides
+    base = ade_recipe(config, options)
     lr = float(base.optim_wrapper.optimizer.lr) * lr_scale
+    overrides = {**split_overrides(list(options)), **ade_schedule(iters), "optim_wrapper.optimizer.lr": lr}
+    return overrides, lr, int(base.train_dataloader.batch_size)
+
+
+def ade_transfer(config: str, data_root: str, num_classes: int, work: Path, checkpoint: str, iters: int, seed: int,
+                 lr_scale: float = 1.0, options: Sequence[str] = ()) -> dict:
+    """UperNet (mmseg) of `config` (with the ``key=value`` `options`) on an ADE-layout root for `iters` iterations at
+    ``lr_scale`` x the recipe's lr, from `checkpoint`. -> {"mIoU", "lr", "steps", "batch", "wall_s", "metrics"}."""
+    from transfer.mmseg.train import AdeJob, run
+    overrides, lr, batch = ade_overrides(config, iters, lr_scale, options)
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     res = run(AdeJob(config=str(config), data_path=str(data_root), output_dir=str(work), num_classes=num_classes,
-                     pretrained=checkpoint, resume=True, seed=seed,
-                     overrides={**ade_schedule(iters), "optim_wrapper.optimizer.lr": lr}))
-    return {"mIoU": finite(res["mIoU"]), "lr": lr, "steps": iters, "batch": int(base.train_dataloader.batch_size),
-            "wall_s": round(time.time() - t0, 1), "metrics": res}
+                     pretrained=checkpoint, resume=True, seed=seed, overrides=overrides))
+    return {"mIoU": finite(res["mIoU"]), "lr": lr, "steps": iters, "batch": batch, "wall_s": round(time.time() - t0, 1),
+            "metrics": res}
