@@ -414,3 +414,10 @@ def test_ade_options_change_the_recipe_of_every_arm_and_a_bad_key_stops_the_stud
                  "--ade-options", "optim_wrapper.paramwise_cfg.layer_decay=1.0")
     assert r.returncode == 2 and "layer_decay" in r.stderr and "--ade-options" in r.stderr
     assert not (tmp_path / "bad" / "cells").exists()   # nothing ran
+    # a finished UperNet cell of other options is not reused under these
+    done = tmp_path / "other" / "cells" / "ade20k_scratch_s0_recipe"
+    done.mkdir(parents=True)
+    (done / "result.json").write_text(json.dumps({"metrics": {"mIoU": 1.0}, "ade_options": ["model.x=1"]}))
+    r = run_main(capsys, ts.main, "--output-dir", tmp_path / "other", "--tasks", "ade20k", "--ade-config", config)
+    assert r.returncode == 2 and "ade20k_scratch_s0_recipe ran with --ade-options ['model.x=1'], not []" in r.stderr
+    assert not (tmp_path / "other" / "cells" / "data").exists()   # nothing ran

@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ade-options", nargs="+", default=[], metavar="KEY=VALUE",
                    help="overrides of the UperNet recipe for every arm, checked at start (mmseg config keys, e.g. "
                         "optim_wrapper.paramwise_cfg.layer_decay_rate=1.0; iterations and lr stay --ade-iters' and "
-                        "the lr choice's); each cell records them, but a finished cell is not rerun when they "
-                        "change: give a variant its own --output-dir")
+                        "the lr choice's); each cell records them, and a finished one run with others stops the "
+                        "study: give a variant its own --output-dir")
     p.add_argument("--ft-config", default=str(shipped_config("classification/transfer_study.py")))
     p.add_argument("--publish", help="also write transfer_study.json / .md here (e.g. docs/results), without cells/")
     p.add_argument("--report-only", action="store_true",
@@ -196,6 +196,21 @@ def run_cell(args, name: str) -> dict:
     return cells_lib.run_cell(out, name, work)
 
 
+def check_ade_options(args, out: Path) -> None:
+    """Before any cell runs: ``--ade-options`` apply to the UperNet recipe (a bad key or value is a ConfigError
+    naming it), and every finished UperNet cell in `out` ran with the same ones (else its figure would be reused
+    under other options)."""
+    from mae_core.overrides import ConfigError
+    if args.ade_options and "ade20k" in _list(args.tasks, TASKS, "--tasks"):
+        from transfer.studies.transfers import ade_recipe
+        ade_recipe(args.ade_config, args.ade_options)
+    for name, spec in cells(args).items():
+        done = cells_lib.read_result(out, name) if spec["kind"] == "ade20k" else None
+        if done is not None and done.get("ade_options", []) != list(args.ade_options):
+            raise ConfigError(f"{out}/cells/{name} ran with --ade-options {done.get('ade_options', [])}, not "
+                              f"{list(args.ade_options)}: give this variant its own --output-dir")
+
+
 def cell_command(argv: list[str], name: str) -> list[str]:
     """The subprocess of one cell: this module with the study's arguments and ``--run-cell``."""
     return [sys.executable, "-m", "transfer.studies.transfer_study", *argv, "--run-cell", name]
@@ -214,9 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     if started is None:
         return 0
     argv, args, out = started
-    if args.ade_options and "ade20k" in _list(args.tasks, TASKS, "--tasks"):
-        from transfer.studies.transfers import ade_recipe
-        ade_recipe(args.ade_config, args.ade_options)   # a bad key or value stops here, before any cell runs
+    check_ade_options(args, out)
     if args.report_only:
         state = {name: "done" if cells_lib.read_result(out, name) is not None else "not run" for name in cells(args)}
     else:

@@ -7,9 +7,10 @@ only the input differs:
     batch cropped and flipped on tensors in the training process;
   - ``per_image``: the folder read through the per-image dataset (PIL decode + RandomResizedCrop + flip per image)
     in ``workers`` DataLoader workers, as the study ran before the tensor path covered folders.
-The figure is the training loop's steps per second from the run's step log (first to last record, so the warm-up
-steps and the set-up, decoding into memory included, are left out); the set-up is reported on its own. Variants
-alternate over ``rounds`` rounds, the best round of each is kept.
+The figure is the training loop's steps per second from the run's step log, between its first and last record;
+the rest of the run's wall time (``setup_s``: set-up with the decoding into memory, the first ``log_every`` steps,
+the final checkpoint) is reported on its own. Variants alternate over ``rounds`` rounds, the best round of each is
+kept.
 """
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def loop_speed(log_jsonl: Path) -> tuple[float, float]:
 
 
 def run_variant(spec: FolderBenchSpec, variant: str, data: Path, out: Path) -> dict:
-    """One pretraining run of `variant` -> steps_per_s (loop), loop_s, setup_s (the rest of the run's wall time)."""
+    """One pretraining run of `variant` -> steps_per_s (loop), loop_s, setup_s (the rest of the run's wall time:
+    set-up, the first log_every steps, the final checkpoint)."""
     from mae_core.config import load_config
     from mae_core.engine.trainer import pretrain
     over = {"data.path": str(data), "model.img_size": spec.img_size, "model.patch_size": spec.patch_size,
