@@ -27,4 +27,6 @@ param_scheduler = [
 ]
 train_cfg = dict(type="IterBasedTrainLoop", max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=100, max_keep_ckpts=1))
-train_dataloader = dict(batch_size=8)
+# indices=N trains on the first N labelled scenes only (a label-scarce study, the MAE still pretrained on all its
+# unlabelled scenes): transfer_study.py --ade-options train_dataloader.dataset.indices=75
+train_dataloader = dict(batch_size=8, dataset=dict(indices=None))
