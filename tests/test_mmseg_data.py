@@ -79,3 +79,25 @@ def test_dataset_choice(root):
     assert ds["type"] == "BaseSegDataset" and ds["reduce_zero_label"] and len(ds["metainfo"]["classes"]) == 10
     with pytest.raises(DataError, match="classes.json"):
         dataset_overrides(root, 7)
+
+
+def test_study_recipe_trains_on_the_first_n_labelled_scenes_with_indices(root, tmp_path):
+    """configs/ade20k/transfer_study.py's ``train_dataloader.dataset.indices`` (the label-scarce study's option):
+    None reads every labelled scene, N the first N; validation keeps all of its scenes."""
+    from mmseg.registry import DATASETS
+    from mmseg.utils import register_all_modules
+
+    from mae_core.config import shipped_config
+    from transfer.mmseg.train import AdeJob, build_config
+    from transfer.studies.transfers import ade_overrides
+    register_all_modules()
+    config = str(shipped_config("ade20k/transfer_study_last_block.py"))
+    sizes = {}
+    for options in ((), ("train_dataloader.dataset.indices=2",)):
+        over = ade_overrides(config, 5, options=options)[0]
+        cfg = build_config(AdeJob(config=config, data_path=str(root), output_dir=str(tmp_path / "w"),
+                                  num_classes=10, overrides=over))
+        train = DATASETS.build(cfg.train_dataloader.dataset)
+        sizes[options] = (len(train), len(DATASETS.build(cfg.val_dataloader.dataset)))
+        assert train.get_data_info(0)["img_path"].endswith("00000.jpg")
+    assert sizes == {(): (6, 3), ("train_dataloader.dataset.indices=2",): (2, 3)}
