@@ -151,7 +151,7 @@ def run_coco(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, 
 
 def run_ade(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:
     from transfer.studies.transfers import ade_transfer
-    options = getattr(args, "ade_options", None) or []
+    options = list(args.ade_options)
     r = ade_transfer(args.ade_config, str(Path(args.output_dir) / "data" / "ade"), len(data["data"]["classes"]),
                      work, pre["checkpoint"], args.ade_iters, seed, lr_scale, options)
     return {"metrics": {"mIoU": r["mIoU"]}, **{k: r[k] for k in ("lr", "steps", "batch", "wall_s")},
