@@ -421,3 +421,34 @@ def test_ade_options_change_the_recipe_of_every_arm_and_a_bad_key_stops_the_stud
     r = run_main(capsys, ts.main, "--output-dir", tmp_path / "other", "--tasks", "ade20k", "--ade-config", config)
     assert r.returncode == 2 and "ade20k_scratch_s0_recipe ran with --ade-options ['model.x=1'], not []" in r.stderr
     assert not (tmp_path / "other" / "cells" / "data").exists()   # nothing ran
+
+
+def test_full_resolution_phase_continues_the_small_grid_mae_at_the_transfer_grid(tmp_path):
+    """--pretrain-full-steps: after the --pretrain-size phase, more MAE steps at the transfers' resolution start
+    from its weights; the transfers take that checkpoint as it is (the study's grid), the cell records both phases,
+    and the budget table shows them; without a smaller first phase the flag stops the study at start."""
+    import torch
+
+    from mae_core.checkpoint.io import read_state_dict
+    from transfer.studies.study_tables import _full_phase
+    args = _args(tmp_path, "--size", "64", "--pretrain-size", "32", "--num-train", "8", "--num-val", "4",
+                 "--pretrain-steps", "2", "--pretrain-batch", "4", "--pretrain-full-steps", "3")
+    R.run_data(args, tmp_path / "data")
+    got = R.run_pretrain(args, "mae_in_domain", 0, tmp_path / "pre")
+    assert got["steps"] == 2 and got["img_size"] == 32
+    assert got["full_resolution"]["steps"] == 3 and got["full_resolution"]["img_size"] == 64
+    assert Path(got["checkpoint"]).parent == tmp_path / "pre" / R.FULL_PHASE
+    first, second = read_state_dict(got["source_checkpoint"])[0], read_state_dict(got["checkpoint"])[0]
+    assert first["pos_embed"].shape[1] == 1 + 4 * 4 and second["pos_embed"].shape[1] == 1 + 8 * 8
+    assert second["decoder_pos_embed"].shape[1] == 1 + 8 * 8
+    key = "blocks.0.attn.qkv.weight"   # the second phase starts from the first's weights: shift them, see it
+    ckpt = torch.load(got["source_checkpoint"], map_location="cpu", weights_only=False)
+    ckpt["model"][key] = ckpt["model"][key] + 1.0
+    torch.save(ckpt, tmp_path / "shifted.pth")
+    again = read_state_dict(R.full_resolution_phase(args, 0, str(tmp_path / "shifted.pth"), tmp_path / "again")
+                            ["checkpoint"])[0]
+    assert (again[key] - first[key]).mean() > 0.9 and (second[key] - first[key]).abs().mean() < 0.1
+    row = _full_phase({"steps": 2, "final_loss": got["final_loss"], "full_resolution": got["full_resolution"]})
+    assert row["steps"] == "2 + 3 at 64 px" and row["loss"].count("/") == 1
+    with pytest.raises(SystemExit, match="--pretrain-size"):
+        ts.cells(_args(tmp_path, "--pretrain-full-steps", "3"))

@@ -24,19 +24,20 @@ def run_data(args, root: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------- the arms
-def in_domain_overrides(args, seed: int, size: int | None = None) -> dict:
-    """The study's pretraining recipe at the study's patch and `size` (default: the transfer resolution),
-    `--pretrain-steps` at `--pretrain-batch`, on the labelled train scenes' images, or with `--num-unlabelled` N on N
-    more train scenes (no labels)."""
+def in_domain_overrides(args, seed: int, size: int | None = None, steps: int | None = None) -> dict:
+    """The study's pretraining recipe at the study's patch and `size` (default: the transfer resolution), `steps`
+    (default `--pretrain-steps`) at `--pretrain-batch`, on the labelled train scenes' images, or with
+    `--num-unlabelled` N on N more train scenes (no labels)."""
     images = args.num_unlabelled or args.num_train
     data_dir = Path(args.output_dir) / "data" / ("unlabelled" if args.num_unlabelled else "coco/train")
+    steps = steps or args.pretrain_steps
     steps_per_epoch = max(1, images // args.pretrain_batch)
-    epochs = math.ceil(args.pretrain_steps / steps_per_epoch)
+    epochs = math.ceil(steps / steps_per_epoch)
     over = {"model.img_size": size or args.size, "model.patch_size": args.patch_size,
-            "train.batch_size": args.pretrain_batch, "train.epochs": epochs, "train.max_steps": args.pretrain_steps,
+            "train.batch_size": args.pretrain_batch, "train.epochs": epochs, "train.max_steps": steps,
             "train.seed": seed,
             "optim.warmup_epochs": max(epochs * 0.05, 1 / steps_per_epoch), "train.precision": args.precision,
-            "train.vis_every_steps": max(1, args.pretrain_steps // 2),
+            "train.vis_every_steps": max(1, steps // 2),
             "data.path": str(data_dir)}
     if args.pretrain_blr:
         over["optim.base_lr"] = args.pretrain_blr
@@ -129,14 +130,37 @@ def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
     cfg = load_config(args.pretrain_config, over)
     res = pretrain(cfg, work)
     grid = {}   # pretrained on a smaller grid: its position table resampled to the transfers' (as ViTDet does)
-    if cfg.model.img_size != args.size:
+    if cfg.model.img_size != args.size and not args.pretrain_full_steps:
         grid = {"source_checkpoint": res["checkpoint"], "checkpoint": to_study_grid(args, res["checkpoint"], work)}
+    elif args.pretrain_full_steps:
+        grid = full_resolution_phase(args, seed, res["checkpoint"], work / FULL_PHASE)
     return {"checkpoint": res["checkpoint"], **grid, "steps": res["step"], "batch": cfg.train.batch_size,
             "final_loss": res.get("final_loss"), "precision": res.get("precision"),
             "precision_choice": res.get("precision_choice"), "peak_lr": res.get("peak_lr"),
             "img_size": cfg.model.img_size, "patch_size": cfg.model.patch_size,
             "init": over.get("train.init_from", "random"),
             "wall_s": round(time.time() - t0, 1)}
+
+
+FULL_PHASE = "full_resolution"   # the second phase's folder inside the pretraining cell's work folder
+
+
+def full_resolution_phase(args, seed: int, checkpoint: str, work: Path) -> dict:
+    """``--pretrain-full-steps`` N: after the ``--pretrain-size`` phase, N more MAE steps at the transfers'
+    resolution (their grid, token count and item scale), started from that phase's weights (encoder and decoder,
+    position tables resampled; a fresh warmup and cosine schedule, as continued pretraining) -> the cell's result
+    keys: its checkpoint (the transfers take it as it is, no resampling), "source_checkpoint" (the first phase's),
+    "full_resolution" (its steps, final loss, peak lr, wall time)."""
+    from mae_core.config import load_config
+    from mae_core.engine.trainer import pretrain
+    t0 = time.time()
+    over = {**in_domain_overrides(args, seed, args.size, args.pretrain_full_steps), "train.init_from": checkpoint}
+    cfg = load_config(args.pretrain_config, over)
+    res = pretrain(cfg, work)
+    return {"source_checkpoint": checkpoint, "checkpoint": res["checkpoint"],
+            "full_resolution": {"steps": res["step"], "img_size": cfg.model.img_size,
+                                "final_loss": res.get("final_loss"), "peak_lr": res.get("peak_lr"),
+                                "wall_s": round(time.time() - t0, 1)}}
 
 
 # ---------------------------------------------------------------------------------------------- transfers

@@ -53,7 +53,8 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
         if r is not None:
             budget.append({"cell": name, "steps": r.get("steps"), "batch": r.get("batch"),
                            "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg"),
-                           **{k: r[k] for k in ("final_loss", "precision", "precision_choice", "note")
+                           **{k: r[k] for k in ("final_loss", "precision", "precision_choice", "note",
+                                                "full_resolution")
                               if r.get(k) is not None}})
     chosen: dict[tuple[str, str, int], dict] = {}
     for name, s in spec.items():
@@ -134,10 +135,20 @@ def markdown(res: dict) -> str:
                                                 ("load", "load avg mean / max"), ("loss", "final loss"))]
     brows = [{**{k: _v(b[k]) for k in ("cell", "steps", "batch", "wall_s")},
               "load": f"{_v((b['load_avg'] or {}).get('mean'))} / {_v((b['load_avg'] or {}).get('max'))}",
-              "loss": "-" if b.get("final_loss") is None else f"{b['final_loss']:.3f}"}
+              "loss": "-" if b.get("final_loss") is None else f"{b['final_loss']:.3f}", **_full_phase(b)}
              for b in res["budget"]]
     parts.append(markdown_table(bcols, brows, label="cell", label_header="cell", title="## budget of every cell"))
     return "\n".join(parts)
+
+
+def _full_phase(b: dict) -> dict:
+    """A pretraining with a phase at the transfer resolution: steps and final loss as 'first + second phase'."""
+    full = b.get("full_resolution")
+    if not full:
+        return {}
+    loss = "-" if b.get("final_loss") is None else f"{b['final_loss']:.3f}"
+    return {"steps": f"{_v(b['steps'])} + {full['steps']} at {full['img_size']} px",
+            "loss": f"{loss} / {full['final_loss']:.3f}"}
 
 
 def _fmt(metrics: dict) -> str:

@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="in-domain MAE resolution (px, default --size): a smaller one pretrains on a smaller grid of "
                         "the same patch (fewer tokens per image, so more images per minute), its position table "
                         "resampled to the transfers' grid")
+    p.add_argument("--pretrain-full-steps", type=int, default=0,
+                   help="after the --pretrain-size phase, this many more in-domain MAE steps at the transfer "
+                        "resolution (--size), from its weights; the transfers take this phase's checkpoint")
     p.add_argument("--pretrain-blr", type=float, help="in-domain MAE base lr (lr = blr * batch/256; default: the "
                                                       "config's)")
     p.add_argument("--demo-steps", type=int, default=0, help="demo MAE steps (0: the demo recipe's 3 epochs)")
@@ -111,6 +114,10 @@ def cells(args) -> dict[str, dict]:
     if args.seeds < 1:
         raise SystemExit(f"--seeds must be >= 1, got {args.seeds}")
     arms, tasks = _list(args.arms, ARMS, "--arms"), _list(args.tasks, TASKS, "--tasks")
+    if args.pretrain_full_steps < 0 or (args.pretrain_full_steps and (args.pretrain_size or args.size) >= args.size):
+        raise SystemExit(f"--pretrain-full-steps {args.pretrain_full_steps}: a second phase at the transfer "
+                         f"resolution (--size {args.size}) needs a first one at a smaller --pretrain-size "
+                         f"(got {args.pretrain_size}) and a step count >= 0")
     lrs = study_lrs(args)
     out: dict[str, dict] = {"data": {"kind": "data", "deps": ()}}
     finetuned = FINETUNED in arms   # needs the in-domain MAE and its classification cells, whatever --arms/--tasks say
