@@ -129,11 +129,11 @@ def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
     over = {**in_domain_overrides(args, seed, args.pretrain_size), **in_domain_start(args, seed)}
     cfg = load_config(args.pretrain_config, over)
     res = pretrain(cfg, work)
-    grid = {}   # pretrained on a smaller grid: its position table resampled to the transfers' (as ViTDet does)
-    if cfg.model.img_size != args.size and not args.pretrain_full_steps:
-        grid = {"source_checkpoint": res["checkpoint"], "checkpoint": to_study_grid(args, res["checkpoint"], work)}
-    elif args.pretrain_full_steps:
+    grid = {}
+    if args.pretrain_full_steps:   # a second phase at the transfers' grid: the transfers take its checkpoint
         grid = full_resolution_phase(args, seed, res["checkpoint"], work / FULL_PHASE)
+    elif cfg.model.img_size != args.size:   # its position table resampled to the transfers' grid (as ViTDet does)
+        grid = {"source_checkpoint": res["checkpoint"], "checkpoint": to_study_grid(args, res["checkpoint"], work)}
     return {"checkpoint": res["checkpoint"], **grid, "steps": res["step"], "batch": cfg.train.batch_size,
             "final_loss": res.get("final_loss"), "precision": res.get("precision"),
             "precision_choice": res.get("precision_choice"), "peak_lr": res.get("peak_lr"),

@@ -135,7 +135,7 @@ def markdown(res: dict) -> str:
                                                 ("load", "load avg mean / max"), ("loss", "final loss"))]
     brows = [{**{k: _v(b[k]) for k in ("cell", "steps", "batch", "wall_s")},
               "load": f"{_v((b['load_avg'] or {}).get('mean'))} / {_v((b['load_avg'] or {}).get('max'))}",
-              "loss": "-" if b.get("final_loss") is None else f"{b['final_loss']:.3f}", **_full_phase(b)}
+              "loss": _loss(b.get("final_loss")), **_full_phase(b)}
              for b in res["budget"]]
     parts.append(markdown_table(bcols, brows, label="cell", label_header="cell", title="## budget of every cell"))
     return "\n".join(parts)
@@ -146,9 +146,12 @@ def _full_phase(b: dict) -> dict:
     full = b.get("full_resolution")
     if not full:
         return {}
-    loss = "-" if b.get("final_loss") is None else f"{b['final_loss']:.3f}"
     return {"steps": f"{_v(b['steps'])} + {full['steps']} at {full['img_size']} px",
-            "loss": f"{loss} / {full['final_loss']:.3f}"}
+            "loss": f"{_loss(b.get('final_loss'))} / {_loss(full.get('final_loss'))}"}
+
+
+def _loss(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
 
 
 def _fmt(metrics: dict) -> str:
