@@ -183,6 +183,22 @@ def test_lr_choice_results_and_table(tmp_path):
     assert len(rep["cells"]) == 8 and not list(tmp_path.glob("cells/pretrain_*"))
 
 
+def test_wall_time_per_seed_counts_the_scenes_in_the_first_seed(tmp_path):
+    args = _args(tmp_path, "--tasks", "coco", "--arms", "mae_in_domain,scratch", "--seeds", "2")
+    for name, wall in {"data": 30.0, "pretrain_mae_in_domain_s0": 600.0, "pretrain_mae_in_domain_s1": 540.0}.items():
+        cl.write_atomic(cl.cell_dir(tmp_path, name) / "result.json", {"cell": name, "cell_wall_s": wall,
+                                                                      "load_avg": {"mean": 1.0, "max": 2.0}})
+    for arm in ("mae_in_domain", "scratch"):
+        for lr in ("recipe", "large"):
+            _write(tmp_path, f"coco_{arm}_s0_{lr}", "coco", arm, 0, lr, 10.0)
+        _write(tmp_path, f"coco_{arm}_s1", "coco", arm, 1, "recipe", 10.0)
+    res = st.build_results(tmp_path, ts.cells(args), {}, vars(args))
+    assert res["seed_wall"] == [{"seed": 0, "cells": 6, "wall_s": 636.0, "pretrain_wall_s": 600.0},
+                                {"seed": 1, "cells": 3, "wall_s": 543.0, "pretrain_wall_s": 540.0}]
+    md = st.markdown(res)
+    assert "| seed 0 | 6 | 10.6 | 10.0 |" in md and "| seed 1 | 3 | 9.1 | 9.0 |" in md
+
+
 def test_a_cell_without_a_metric_of_its_task_is_named(tmp_path):
     args = _args(tmp_path, "--tasks", "coco", "--arms", "scratch", "--seeds", "2")
     _write(tmp_path, "coco_scratch_s0_recipe", "coco", "scratch", 0, "recipe", 10.0)

@@ -51,8 +51,8 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
     for name in spec:
         r = read_result(out, name)
         if r is not None:
-            budget.append({"cell": name, "steps": r.get("steps"), "batch": r.get("batch"),
-                           "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg"),
+            budget.append({"cell": name, "seed": spec[name].get("seed"), "steps": r.get("steps"),
+                           "batch": r.get("batch"), "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg"),
                            **{k: r[k] for k in ("final_loss", "precision", "precision_choice", "note",
                                                 "full_resolution")
                               if r.get(k) is not None}})
@@ -100,9 +100,23 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
                 entry.update({k: v for k, v in mean_std(list(entry["per_seed"].values())).items() if k != "values"})
     data = read_result(out, "data") or {}
     return {"cells": figures, "lr_runs": lr_runs, "summary": summary, "differences": diffs, "budget": budget,
-            "scenes": data.get("data", {}).get("counts"), "state": state,
+            "seed_wall": seed_wall(budget), "scenes": data.get("data", {}).get("counts"), "state": state,
             "args": {k: portable(v) for k, v in args.items() if k != "run_cell"},
             "machine": run_context()}
+
+
+def seed_wall(budget: list[dict]) -> list[dict]:
+    """The wall time of each seed's finished cells -> [{"seed", "cells", "wall_s", "pretrain_wall_s"}], the first
+    seed's including the cells no seed owns (the scenes), as running that seed alone takes them too. A cell linked or
+    resumed from another study counts the time it took in this folder (a resumed run: the steps it had left)."""
+    seeds = sorted({b["seed"] for b in budget if b.get("seed") is not None})
+    rows = []
+    for seed in seeds:
+        mine = [b for b in budget if b.get("seed") == seed or (b.get("seed") is None and seed == seeds[0])]
+        rows.append({"seed": seed, "cells": len(mine), "wall_s": round(sum(b["wall_s"] or 0 for b in mine), 1),
+                     "pretrain_wall_s": round(sum(b["wall_s"] or 0 for b in mine
+                                                  if b["cell"].startswith("pretrain_")), 1)})
+    return rows
 
 
 def markdown(res: dict) -> str:
@@ -138,6 +152,12 @@ def markdown(res: dict) -> str:
               "loss": _loss(b.get("final_loss")), **_full_phase(b)}
              for b in res["budget"]]
     parts.append(markdown_table(bcols, brows, label="cell", label_header="cell", title="## budget of every cell"))
+    wcols = [{"key": k, "name": n} for k, n in (("cells", "cells"), ("minutes", "wall min"),
+                                                ("pretrain", "of which pretraining"))]
+    wrows = [{"seed": f"seed {w['seed']}", "cells": str(w["cells"]), "minutes": f"{w['wall_s'] / 60:.1f}",
+              "pretrain": f"{w['pretrain_wall_s'] / 60:.1f}"} for w in res.get("seed_wall", [])]
+    parts.append(markdown_table(wcols, wrows, label="seed", label_header="seed",
+                                title="## wall time per seed (the first seed's includes the scenes)"))
     return "\n".join(parts)
 
 
