@@ -107,8 +107,9 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
 
 def seed_wall(budget: list[dict]) -> list[dict]:
     """The wall time of each seed's finished cells -> [{"seed", "cells", "wall_s", "pretrain_wall_s"}], the first
-    seed's including the cells no seed owns (the scenes), as running that seed alone takes them too. A cell linked or
-    resumed from another study counts the time it took in this folder (a resumed run: the steps it had left)."""
+    seed's including the cells no seed owns (the scenes), as running that seed alone takes them too. Each cell counts
+    the time its result.json records: a cell linked from another study, the time it took there; a cell that resumed
+    an earlier run, only the steps it had left."""
     seeds = sorted({b["seed"] for b in budget if b.get("seed") is not None})
     rows = []
     for seed in seeds:
