@@ -304,7 +304,7 @@ def test_real_cells_at_a_micro_budget(tmp_path, capsys):
                  "--size", "64", "--pretrain-steps", "2", "--pretrain-batch", "4", "--demo-steps", "2",
                  "--coco-iters", "3", "--ade-iters", "2", "--ft-steps", "2", "--ft-batch", "8", "--ft-size", "32",
                  "--ade-options", "model.backbone.drop_path_rate=0.05",
-                 "--arms", "mae_demo", "--lrs", "recipe", "--precision", "auto", "--in-process")
+                 "--arms", "mae_demo", "--lrs", "recipe", "--in-process")   # --precision: auto by default
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads((out / "transfer_study.json").read_text())
     ade = out / "cells" / "ade20k_mae_demo_s0_recipe"
@@ -331,7 +331,7 @@ def test_real_cells_at_a_micro_budget(tmp_path, capsys):
     assert manifest["decoder"] is None
     assert res["scenes"]["train"]["scenes"] == 8 and 0 < res["scenes"]["val"]["item_cover"] < 1   # what it ran on
     made = next(b for b in res["budget"] if b["cell"] == "pretrain_mae_demo_s0")
-    assert made["steps"] == 2 and made["precision"] in ("fp32", "bf16")   # auto resolved, as the pretraining ran
+    assert made["steps"] == 2 and made["precision"] in ("fp32", "bf16")   # auto (the default) resolved as it ran
     why = made["precision_choice"]                                         # and why: on a CPU, said or measured
     assert why["precision"] == made["precision"] and why["chosen_by"] in (
         "cpu has AMX", "cpu without AVX-512 bf16", "measured at width 192")
