@@ -348,6 +348,8 @@ def test_scratch_and_in_domain_arms(tmp_path):
     over = R.in_domain_overrides(args, 1)
     assert over["model.patch_size"] == 8 and over["model.img_size"] == 64 and over["train.max_steps"] == 10
     assert over["data.path"] == str(tmp_path / "data" / "coco" / "train") and "optim.base_lr" not in over
+    assert "train.precision" not in over   # the pretraining config's own precision (auto) unless --precision says
+    assert R.in_domain_overrides(_args(tmp_path, "--precision", "fp32"), 1)["train.precision"] == "fp32"
     more = R.in_domain_overrides(_args(tmp_path, "--num-unlabelled", "400", "--pretrain-batch", "4",
                                        "--pretrain-steps", "10"), 1)
     assert more["data.path"] == str(tmp_path / "data" / "unlabelled") and more["train.epochs"] == 1

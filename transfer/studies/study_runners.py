@@ -36,12 +36,17 @@ def in_domain_overrides(args, seed: int, size: int | None = None, steps: int | N
     over = {"model.img_size": size or args.size, "model.patch_size": args.patch_size,
             "train.batch_size": args.pretrain_batch, "train.epochs": epochs, "train.max_steps": steps,
             "train.seed": seed,
-            "optim.warmup_epochs": max(epochs * 0.05, 1 / steps_per_epoch), "train.precision": args.precision,
+            "optim.warmup_epochs": max(epochs * 0.05, 1 / steps_per_epoch),
             "train.vis_every_steps": max(1, steps // 2),
             "data.path": str(data_dir)}
     if args.pretrain_blr:
         over["optim.base_lr"] = args.pretrain_blr
-    return over
+    return {**over, **precision_override(args)}
+
+
+def precision_override(args) -> dict:
+    """``--precision`` when given; else the pretraining config's own (auto in the shipped configs)."""
+    return {"train.precision": args.precision} if args.precision else {}
 
 
 def in_domain_start(args, seed: int) -> dict:
@@ -116,7 +121,7 @@ def run_pretrain(args, arm: str, seed: int, work: Path) -> dict:
                    "batch": made.get("config", {}).get("train", {}).get("batch_size"),
                    "note": "given by --demo-checkpoint (made once, its wall time not counted here)"}
         else:
-            over = {"train.seed": seed, "train.precision": args.precision}
+            over = {"train.seed": seed, **precision_override(args)}
             if args.demo_steps:
                 over["train.max_steps"] = args.demo_steps
             cfg = load_config(shipped_config("pretrain/demo.py"), over)

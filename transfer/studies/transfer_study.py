@@ -82,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lrs", default=",".join(LRS),
                    help="the lrs the first seed runs for each (task, arm), the better kept for the other seeds: "
                         "recipe,large (default), or one of them (no choice: every seed runs at it)")
-    p.add_argument("--precision", default="auto",
-                   help="pretraining precision: auto (the fastest on this machine, as the pretraining config "
-                        "says; the cell records which and why) | fp32 | bf16")
+    p.add_argument("--precision", default=None,
+                   help="pretraining precision, auto | fp32 | bf16 (default: the pretraining config's, auto in the "
+                        "shipped ones: the fastest on this machine; each cell records which and why)")
     p.add_argument("--pretrain-config", default=str(shipped_config("pretrain/transfer_study.py")))
     p.add_argument("--coco-config", default=str(shipped_config("coco/transfer_study.py")))
     p.add_argument("--ade-config", default=str(shipped_config("ade20k/transfer_study.py")))
