@@ -139,6 +139,22 @@ def test_layer_decay_groups_use_vitdet_numbering_and_weight_decay():
     assert sum(len(g["params"]) for g in every) == sum(len(g["params"]) for g in groups)
 
 
+def test_vit_lr_mult_scales_the_vit_only():
+    det = _Detector(SimpleFeaturePyramid(_micro(), out_channels=16, scale_factors=(1.0,)))
+    base = vit_param_groups(det, base_lr=1.0, layer_decay=0.5, weight_decay=0.1)
+    half = vit_param_groups(det, base_lr=1.0, layer_decay=0.5, weight_decay=0.1, vit_lr_mult=0.25)
+    lr_base = {id(p): g["lr"] for g in base for p in g["params"]}
+    lr_half = {id(p): g["lr"] for g in half for p in g["params"]}
+    assert lr_half.keys() == lr_base.keys()
+    vit_ids = {id(p) for p in det.backbone.net.parameters()}
+    for pid, lr in lr_base.items():
+        assert lr_half[pid] == (lr * 0.25 if pid in vit_ids else lr)
+    assert lr_half[id(det.backbone.net.blocks[1].attn.qkv.weight)] == 0.5 * 0.25
+    assert lr_half[id(det.head.weight)] == 1.0
+    with pytest.raises(ValueError, match="vit_lr_mult"):
+        vit_param_groups(det, base_lr=1.0, vit_lr_mult=0.0)
+
+
 @pytest.mark.parametrize("builder", ["build_vitdet_backbone", "build_vit_fpn_backbone"])
 def test_yacs_registry_builds_the_backbones(builder):
     from detectron2.config import get_cfg

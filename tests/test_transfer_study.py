@@ -215,6 +215,25 @@ def _study(out, *extra, env=None):
     return [sys.executable, str(script), "--output-dir", str(out), *SMALL, *extra]
 
 
+def test_a_task_lr_factor_sets_that_tasks_second_lr_only(tmp_path, capsys):
+    out = tmp_path / "study"
+    cmd = _study(out, "--tasks", "coco,classification", "--seeds", "1", "--lr-factor", "3",
+                 "--task-lr-factor", "coco=0.5", "--in-process")
+    run = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    res = json.loads((out / "transfer_study.json").read_text())
+    second = {(r["task"], r["arm"]): r["runs"]["large"]["lr"] for r in res["lr_runs"]}
+    assert second[("coco", "scratch")] == pytest.approx(5e-4)
+    assert second[("classification", "scratch")] == pytest.approx(3e-3)
+    md = (out / "transfer_study.md").read_text()
+    assert "5.00e-04 (x0.5)" in md and "3.00e-03 (x3)" in md
+    for bad in ("coco=0", "coco=fast", "detection=2"):
+        r = run_main(capsys, ts.main, "--output-dir", tmp_path / "bad", "--task-lr-factor", bad)
+        assert r.returncode == 2 and f"--task-lr-factor {bad!r}" in r.stderr
+    assert not (tmp_path / "bad" / "cells").exists()   # nothing ran
+
+
 @pytest.mark.slow
 def test_kill_then_resume_skips_finished_cells_and_keeps_the_lr_choice(tmp_path):
     """The study is killed (its whole process group) mid-run; the rerun skips every finished cell, runs the rest,

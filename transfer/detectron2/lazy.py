@@ -134,13 +134,14 @@ def lsj_dataloader(image_size: int = 1024, batch: int = 64, train_names: str = "
 
 
 def vit_adamw(lr: float = 1e-4, layer_decay: float = 0.7, weight_decay: float = 0.1,
-              no_decay: Sequence[str] = ("pos_embed",), norm_decay: bool = False):
+              no_decay: Sequence[str] = ("pos_embed",), norm_decay: bool = False, vit_lr_mult: float = 1.0):
     """AdamW over layer-decayed groups; ``params.model`` is filled in with the built model by the trainer.
+    ``vit_lr_mult`` scales the ViT's lr (after the layer decay) against the pyramid and heads'.
     Weight decay as ViTDet's configs: none on ``no_decay`` names and (unless ``norm_decay``) on norm layers;
     biases and relative-position tables are decayed (see :func:`~transfer.detectron2.weights.vit_param_groups`)."""
     return L(torch.optim.AdamW)(
         params=L(vit_param_groups)(model=None, base_lr="${..lr}", layer_decay=layer_decay, weight_decay=weight_decay,
-                                   no_decay=list(no_decay), norm_decay=norm_decay),
+                                   no_decay=list(no_decay), norm_decay=norm_decay, vit_lr_mult=vit_lr_mult),
         lr=lr, betas=(0.9, 0.999), weight_decay=weight_decay)
 
 

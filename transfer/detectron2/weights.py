@@ -122,23 +122,29 @@ def load_pretrained(model: nn.Module, path: str | os.PathLike) -> LoadReport:
 
 def vit_param_groups(model: nn.Module, base_lr: float, layer_decay: float = 0.7, weight_decay: float = 0.1,
                      prefix: str | None = None, no_decay: tuple[str, ...] | list[str] = ("pos_embed",),
-                     norm_decay: bool = False) -> list[dict]:
+                     norm_decay: bool = False, vit_lr_mult: float = 1.0) -> list[dict]:
     """AdamW groups with ``lr = base_lr * layer_decay ** (depth + 1 - layer_id)`` (ViTDet's numbering) from
     ``mae_core.engine.lr_decay.param_groups_lrd``, and ViTDet's weight-decay rule (detectron2's
     ``get_default_optimizer_params(weight_decay_norm=0.0, overrides={"pos_embed": {"weight_decay": 0.0}})``):
     no decay on parameters named in ``no_decay`` and, unless ``norm_decay``, on norm layers; biases and
-    relative-position tables are decayed. The ViT's prefix ("backbone.net.") is found when not given."""
+    relative-position tables are decayed. The ViT's prefix ("backbone.net.") is found when not given.
+    ``vit_lr_mult`` scales the lr of every ViT parameter (names under the prefix) on top of the decay, leaving the
+    pyramid and heads at ``base_lr``: a pretrained backbone tuned gentler than the new layers, as detection codebases
+    set a backbone lr multiplier."""
+    if vit_lr_mult <= 0:
+        raise ValueError(f"vit_param_groups: vit_lr_mult must be > 0, got {vit_lr_mult}")
     if prefix is None:
         prefix, _ = find_vit(model)
     norm_params = set() if norm_decay else {id(p) for m in model.modules() if isinstance(m, NORM_TYPES)
                                             for p in m.parameters(recurse=False)}
     skip = tuple(no_decay)
-    out: dict[tuple[int, bool], dict] = {}
-    for g in param_groups_lrd(model, weight_decay=weight_decay, layer_decay=layer_decay, prefix=prefix,
-                              base_lr=base_lr):
+    out: dict[tuple[int, bool, bool], dict] = {}
+    for g in param_groups_lrd(model, weight_decay=weight_decay, layer_decay=layer_decay, prefix=prefix):
         for n, p in zip(g["names"], g["params"]):
             decay = not (id(p) in norm_params or any(n.endswith(s) for s in skip))
-            out.setdefault((g["layer_id"], decay), {
-                "params": [], "lr": g["lr"], "lr_scale": g["lr_scale"], "layer_id": g["layer_id"],
+            in_vit = n.startswith(prefix)
+            scale = g["lr_scale"] * (vit_lr_mult if in_vit else 1.0)
+            out.setdefault((g["layer_id"], in_vit, decay), {
+                "params": [], "lr": base_lr * scale, "lr_scale": scale, "layer_id": g["layer_id"],
                 "weight_decay": weight_decay if decay else 0.0})["params"].append(p)
     return [out[k] for k in sorted(out)]

@@ -135,14 +135,13 @@ def markdown(res: dict) -> str:
                  for task, ms in tasks.items() for metric, e in ms.items()]
         parts.append(markdown_table(dcols, drows, label="figure", label_header="figure",
                                     title=f"## {arm} - scratch, per seed"))
-    factor = (res.get("args") or {}).get("lr_factor", 3.0)
     lcols = [{"key": k, "name": n} for k, n in (("arm", "arm"), ("recipe_lr", "recipe lr"), ("recipe_score", "its score"),
-                                                ("large_lr", f"recipe x {factor:g}"), ("large_score", "its score"),
+                                                ("large_lr", "second lr (x recipe)"), ("large_score", "its score"),
                                                 ("chosen", "chosen"))]
     lrows = [{"task": r["task"], "arm": r["arm"], "chosen": r["chosen"],
               **{f"{lr}_{k}": "-" for lr in LRS for k in ("lr", "score")},
               **{k: v for lr, run in r["runs"].items()
-                 for k, v in ((f"{lr}_lr", f"{run['lr']:.2e}"), (f"{lr}_score", _fmt(run["metrics"])))}}
+                 for k, v in ((f"{lr}_lr", _lr(run["lr"], r["runs"])), (f"{lr}_score", _fmt(run["metrics"])))}}
              for r in res["lr_runs"]]
     parts.append(markdown_table(lcols, lrows, label="task", label_header="task",
                                 title="## learning rate choice (seed 0; kept for the other seeds)"))
@@ -173,6 +172,12 @@ def _full_phase(b: dict) -> dict:
 
 def _loss(x) -> str:
     return "-" if x is None else f"{x:.3f}"
+
+
+def _lr(lr: float, runs: dict) -> str:
+    """An lr, and for a second lr its factor over the recipe's run: '6.00e-04 (x0.5)'."""
+    recipe = (runs.get("recipe") or {}).get("lr")
+    return f"{lr:.2e}" if not recipe or lr == recipe else f"{lr:.2e} (x{lr / recipe:.3g})"
 
 
 def _fmt(metrics: dict) -> str:

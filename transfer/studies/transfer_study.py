@@ -26,6 +26,7 @@ from pathlib import Path
 
 from mae_core.cli import int_range, tool_main
 from mae_core.config import shipped_config
+from mae_core.errors import ConfigError
 from transfer.studies import cells as cells_lib
 from transfer.studies.cells import study_start
 from transfer.studies.study_tables import (ARMS, FINETUNED, FROZEN, LRS, METRICS, build_results, markdown, pick_lr,
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ft-size", type=int, help="classification input size (default: the config's)")
     p.add_argument("--lr-factor", type=float, default=3.0,
                    help="the second lr ('large' in cell names) = recipe lr x this (below 1: a smaller one)")
+    p.add_argument("--task-lr-factor", nargs="+", default=[], metavar="TASK=FACTOR",
+                   help="a task's own second-lr factor instead of --lr-factor's, e.g. coco=0.5 (the detector "
+                        "fine-tunes an MAE best below its recipe's lr, UperNet above)")
     p.add_argument("--lrs", default=",".join(LRS),
                    help="the lrs the first seed runs for each (task, arm), the better kept for the other seeds: "
                         "recipe,large (default), or one of them (no choice: every seed runs at it)")
@@ -121,6 +125,7 @@ def cells(args) -> dict[str, dict]:
                          f"resolution (--size {args.size}) needs a first one at a smaller --pretrain-size "
                          f"(got {args.pretrain_size}) and a step count >= 0")
     lrs = study_lrs(args)
+    lr_factors(args)   # checked before any cell runs
     out: dict[str, dict] = {"data": {"kind": "data", "deps": ()}}
     finetuned = FINETUNED in arms   # needs the in-domain MAE and its classification cells, whatever --arms/--tasks say
     base = [a for a in arms if a != FINETUNED]
@@ -158,6 +163,25 @@ def transfer_cells(task: str, arm: str, seed: int, lrs: tuple[str, ...]) -> dict
                 for lr in lrs}
     return {f"{task}_{arm}_s{seed}": {"kind": task, "arm": arm, "seed": seed, "lr": None, "lrs": lrs,
                                       "deps": (pre, *(f"{task}_{arm}_s0_{lr}" for lr in lrs))}}
+
+
+def lr_factors(args) -> dict[str, float]:
+    """{task: the factor of its second lr}: ``--lr-factor`` for every task, ``--task-lr-factor TASK=FACTOR`` where
+    given; a bad task or value stops the study before any cell, naming it."""
+    out = {t: args.lr_factor for t in TASKS}
+    for item in args.task_lr_factor:
+        task, _, value = item.partition("=")
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = 0.0
+        if task not in TASKS or not factor > 0:
+            raise ConfigError(f"--task-lr-factor {item!r}: expected TASK=FACTOR with TASK one of {', '.join(TASKS)} "
+                             f"and FACTOR > 0")
+        out[task] = factor
+    if not args.lr_factor > 0:
+        raise ConfigError(f"--lr-factor must be > 0, got {args.lr_factor}")
+    return out
 
 
 def study_lrs(args) -> tuple[str, ...]:
@@ -199,7 +223,7 @@ def run_cell(args, name: str) -> dict:
         lr = spec["lr"] or (chosen_lr(out, task, arm, spec["lrs"]) if spec["lrs"] else None)
         pre = cells_lib.read_result(out, f"pretrain_{arm}_s{seed}")
         data = cells_lib.read_result(out, "data")
-        res = runners.RUNNERS[task](args, arm, seed, args.lr_factor if lr == "large" else 1.0, wdir, pre, data)
+        res = runners.RUNNERS[task](args, arm, seed, lr_factors(args)[task] if lr == "large" else 1.0, wdir, pre, data)
         return {"task": task, "arm": arm, "seed": seed, "lr_choice": lr,
                 "lr_chosen_on_seed0": spec["lr"] is None and bool(spec["lrs"]), **res}
     return cells_lib.run_cell(out, name, work)
