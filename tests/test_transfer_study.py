@@ -144,7 +144,7 @@ def test_finetuned_start_takes_the_classifiers_blocks_and_the_maes_position_tabl
 
 def _write(out, name, task, arm, seed, lr, value):
     cl.write_atomic(cl.cell_dir(out, name) / "result.json", {
-        "cell": name, "task": task, "arm": arm, "seed": seed, "lr_choice": lr, "lr": 1e-3,
+        "cell": name, "task": task, "arm": arm, "seed": seed, "lr_choice": lr, "lr": 3e-3 if lr == "large" else 1e-3,
         "metrics": {m: value + i for i, m in enumerate(ts.METRICS[task])}, "steps": 10, "batch": 4,
         "cell_wall_s": 1.5, "load_avg": {"mean": 1.0, "max": 2.0}})
 
@@ -228,6 +228,10 @@ def test_a_task_lr_factor_sets_that_tasks_second_lr_only(tmp_path, capsys):
     assert second[("classification", "scratch")] == pytest.approx(3e-3)
     md = (out / "transfer_study.md").read_text()
     assert "5.00e-04 (x0.5)" in md and "3.00e-03 (x3)" in md
+    same = ["--output-dir", out, *SMALL, "--tasks", "coco,classification", "--seeds", "1", "--lr-factor", "3"]
+    assert run_main(capsys, ts.main, *same, "--task-lr-factor", "coco=0.5", "--report-only").returncode == 0
+    r = run_main(capsys, ts.main, *same, "--task-lr-factor", "coco=0.25")   # finished cells of another factor
+    assert r.returncode == 2 and "_s0_large ran its second lr at 0.5 x the recipe's, not 0.25" in r.stderr
     for bad in ("coco=0", "coco=fast", "detection=2"):
         r = run_main(capsys, ts.main, "--output-dir", tmp_path / "bad", "--task-lr-factor", bad)
         assert r.returncode == 2 and f"--task-lr-factor {bad!r}" in r.stderr

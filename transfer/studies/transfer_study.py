@@ -229,19 +229,29 @@ def run_cell(args, name: str) -> dict:
     return cells_lib.run_cell(out, name, work)
 
 
-def check_ade_options(args, out: Path) -> None:
+def check_finished_cells(args, out: Path) -> None:
     """Before any cell runs: ``--ade-options`` apply to the UperNet recipe (a bad key or value is a ConfigError
-    naming it), and every finished UperNet cell in `out` ran with the same ones (else its figure would be reused
-    under other options)."""
-    from mae_core.overrides import ConfigError
+    naming it), and every finished cell in `out` ran as this study would run it (else its figure would be reused
+    under other settings): the UperNet cells with the same ``--ade-options``, and a cell at the second lr at this
+    task's factor over the recipe's lr (the ratio of its recorded lr to that of seed 0's recipe cell of its arm)."""
     if args.ade_options and "ade20k" in _list(args.tasks, TASKS, "--tasks"):
         from transfer.studies.transfers import ade_recipe
         ade_recipe(args.ade_config, args.ade_options)
+    factors = lr_factors(args)
     for name, spec in cells(args).items():
-        done = cells_lib.read_result(out, name) if spec["kind"] == "ade20k" else None
-        if done is not None and done.get("ade_options", []) != list(args.ade_options):
+        done = cells_lib.read_result(out, name) if spec["kind"] in TASKS else None
+        if done is None:
+            continue
+        if spec["kind"] == "ade20k" and done.get("ade_options", []) != list(args.ade_options):
             raise ConfigError(f"{out}/cells/{name} ran with --ade-options {done.get('ade_options', [])}, not "
                               f"{list(args.ade_options)}: give this variant its own --output-dir")
+        recipe = cells_lib.read_result(out, f"{spec['kind']}_{spec['arm']}_s0_recipe")
+        if done.get("lr_choice") == "large" and recipe and recipe.get("lr") and done.get("lr"):
+            ran = done["lr"] / recipe["lr"]
+            if abs(ran - factors[spec["kind"]]) > 1e-6 * ran:
+                raise ConfigError(f"{out}/cells/{name} ran its second lr at {ran:.4g} x the recipe's, not "
+                                  f"{factors[spec['kind']]:g} (--lr-factor / --task-lr-factor): give this variant "
+                                  f"its own --output-dir")
 
 
 def cell_command(argv: list[str], name: str) -> list[str]:
@@ -262,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     if started is None:
         return 0
     argv, args, out = started
-    check_ade_options(args, out)
+    check_finished_cells(args, out)
     if args.report_only:
         state = {name: "done" if cells_lib.read_result(out, name) is not None else "not run" for name in cells(args)}
     else:
