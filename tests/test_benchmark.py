@@ -59,3 +59,15 @@ def test_the_folder_benchmark_times_the_loop_from_the_step_log(tmp_path):
     log.write_text('{"step": 20, "time": 100.0}\n')
     with pytest.raises(ValueError, match="fewer than two step records"):
         loop_speed(log)
+
+
+@pytest.mark.detectron2
+def test_the_detector_benchmark_times_bf16_autocast_against_fp32_on_the_same_batches(tmp_path):
+    pytest.importorskip("detectron2")
+    from transfer.studies.bench.detector import DetectorBenchSpec, run_detector_bench
+    r = run_detector_bench(DetectorBenchSpec(config="configs/coco/smoke.py", batch=2, steps=1, warmup=1, rounds=1,
+                                             num_scenes=8, workdir=str(tmp_path)))
+    assert r["fp32_its"] > 0 and r["bf16_its"] > 0 and r["batch"] == 2
+    assert r["ratio"] == pytest.approx(r["bf16_its"] / r["fp32_its"], rel=1e-2)
+    with pytest.raises(FileNotFoundError, match="configs/coco/nope.py"):
+        run_detector_bench(DetectorBenchSpec(config="configs/coco/nope.py"))

@@ -79,3 +79,38 @@ def test_smoke_recipe_lowers_the_loss_and_writes_metrics(fashion, tmp_path):
     assert again["bbox"]["AP"] == pytest.approx(metrics["bbox"]["AP"], abs=1e-6, nan_ok=True)  # NaN: no detections yet
     main([*common, "--resume", "train.max_iter=14", "train.log_period=1", "dataloader.train.total_batch_size=2"])
     assert json.loads((out / "metrics.json").read_text())["resumed_from"] == 12
+
+
+def test_amp_on_the_cpu_trains_under_bf16_autocast_and_says_so(fashion, tmp_path, monkeypatch):
+    """train.amp.enabled on a CPU: the training forward runs in bf16 (the backbone's maps come out bf16), losses are
+    finite, metrics.json records the precision; train.amp.precision=fp32: fp32 throughout; a bad value is named."""
+    from detectron2.config import LazyConfig
+
+    import transfer.detectron2.train as train_mod
+    from transfer.detectron2.cli import main
+    config = Path(__file__).resolve().parents[1] / "configs" / "coco" / "smoke.py"
+    cfg = train_mod.apply_overrides(LazyConfig.load(str(config)), ["train.amp.enabled=True",
+                                                                    "train.amp.precision=fp8"])
+    with pytest.raises(Exception, match="train.amp.precision"):
+        train_mod.training_precision(cfg)
+    seen: list = []
+    build = train_mod.build_model
+
+    def build_and_record(cfg, pretrained=None):
+        model = build(cfg, pretrained)
+        model.backbone.register_forward_hook(
+            lambda module, inputs, output: seen.extend(v.dtype for v in output.values()) if module.training else None)
+        return model
+
+    monkeypatch.setattr(train_mod, "build_model", build_and_record)
+    data = ["--train-json", fashion["train"]["json"], "--train-images", fashion["train"]["images"],
+            "--val-json", fashion["val"]["json"], "--val-images", fashion["val"]["images"]]
+    for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        seen.clear()
+        out = tmp_path / precision
+        main(["--config", str(config), "--output-dir", str(out), *data, "train.max_iter=2", "train.log_period=1",
+              "dataloader.train.total_batch_size=2", "train.amp.enabled=True", f"train.amp.precision={precision}"])
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["precision"] == precision and metrics["precision_choice"]["chosen_by"] == "config"
+        assert seen and set(seen) == {dtype}, seen
+        assert all(math.isfinite(v) for v in _losses(out / "train_log.json"))

@@ -22,7 +22,7 @@ dataloader = lsj_dataloader(image_size=1024, batch=64, train_names="coco_2017_tr
 optimizer = vit_adamw(lr=1e-4, layer_decay=0.7, weight_decay=0.1, no_decay=("pos_embed",), norm_decay=False)
 train = dict(
     output_dir="runs/coco_vitdet_b", init_checkpoint="", max_iter=184375, device="cuda", seed=0,
-    amp=dict(enabled=True),
+    amp=dict(enabled=True, precision="auto"),    # CUDA: AMPTrainer (fp16); a CPU: bf16 where faster
     ddp=dict(broadcast_buffers=False, find_unused_parameters=False, fp16_compression=True),
     checkpointer=dict(period=5000, max_to_keep=100), eval_period=0, log_period=20)
 lr_multiplier = L(step_schedule)(max_iter="${train.max_iter}",

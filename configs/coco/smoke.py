@@ -29,7 +29,7 @@ dataloader = lsj_dataloader(image_size=128, batch=4, train_names="fashion_coco_t
 optimizer = vit_adamw(lr=4e-4, layer_decay=0.7, weight_decay=0.05)
 train = dict(
     output_dir="runs/coco_smoke", init_checkpoint="", max_iter=MAX_ITER, device="cpu", seed=0,
-    amp=dict(enabled=False),
+    amp=dict(enabled=False, precision="auto"),   # on a CPU: bf16 autocast where faster (or "bf16" / "fp32")
     ddp=dict(broadcast_buffers=False, find_unused_parameters=False, fp16_compression=False),
     checkpointer=dict(period=100, max_to_keep=2), eval_period=0, log_period=20)
 lr_multiplier = L(step_schedule)(max_iter="${train.max_iter}", milestones=(0.8,), warmup_iters=30)

@@ -20,6 +20,7 @@ from detectron2.utils import comm
 from detectron2.utils.events import CommonMetricPrinter, JSONWriter, TensorboardXWriter
 
 from mae_core.checkpoint.atomic import atomic_write_json
+from mae_core.engine.run_state import precision_choice
 from mae_core.overrides import ConfigError, apply_tree_overrides
 
 from . import compat
@@ -95,18 +96,42 @@ def write_metrics(output_dir: str, results: dict, **extra) -> Path:
     return path
 
 
+class CpuBf16Trainer(SimpleTrainer):
+    """detectron2's SimpleTrainer with each step under CPU bf16 autocast (its AMPTrainer is CUDA's fp16 with a grad
+    scaler, which bf16 does not need): convs, linears and attention in bf16; weights, grads, optimizer state and the
+    losses autocast keeps in fp32 (cross-entropy, box regression, mask BCE) stay fp32; RoIAlign casts to fp32."""
+
+    def run_step(self):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            super().run_step()
+
+
+def training_precision(cfg) -> dict:
+    """The trainer ``train.amp`` asks for on ``train.device`` -> {"trainer": class, "precision": 'fp16' | 'bf16' |
+    'fp32', "chosen_by": ..., "bf16_speedup": ...}: off -> SimpleTrainer in fp32; on with CUDA -> AMPTrainer (fp16);
+    on the CPU -> bf16 autocast where ``train.amp.precision`` ('auto' by default; 'bf16' / 'fp32' force it) finds it
+    the faster (:func:`mae_core.engine.run_state.precision_choice`: AMX, or AVX-512 bf16 and measured), else fp32."""
+    amp, device = cfg.train.amp, torch.device(cfg.train.device)
+    if not amp.enabled:
+        return {"trainer": SimpleTrainer, "precision": "fp32", "chosen_by": "train.amp.enabled=False",
+                "bf16_speedup": None}
+    if device.type == "cuda":
+        return {"trainer": AMPTrainer, "precision": "fp16", "chosen_by": "cuda", "bf16_speedup": None}
+    choice = precision_choice(amp.get("precision", "auto"), device, "train.amp.precision")
+    return {"trainer": CpuBf16Trainer if choice["precision"] == "bf16" else SimpleTrainer, **choice}
+
+
 def train(cfg, output_dir: str, resume: bool = False, pretrained: str | None = None) -> dict:
-    """Trains with detectron2's SimpleTrainer (AMPTrainer when ``train.amp.enabled`` and CUDA), then evaluates."""
+    """Trains with detectron2's SimpleTrainer (AMPTrainer when ``train.amp.enabled`` on CUDA, CPU bf16 autocast
+    when enabled on a CPU that runs it faster: :func:`training_precision`), then evaluates in fp32."""
     model = build_model(cfg, None if resume and _has_checkpoint(output_dir) else pretrained)
     cfg.optimizer.params.model = model
     optim = instantiate(cfg.optimizer)
     train_loader = instantiate(cfg.dataloader.train)
     model = create_ddp_model(model, **cfg.train.ddp)
-    use_amp = bool(cfg.train.amp.enabled)
-    if use_amp and not torch.cuda.is_available():
-        logger.warning("train.amp.enabled needs CUDA (detectron2's AMPTrainer); training in fp32 on the CPU")
-        use_amp = False
-    trainer = (AMPTrainer if use_amp else SimpleTrainer)(model, train_loader, optim)
+    choice = training_precision(cfg)
+    logger.info("training precision %s (%s)", choice["precision"], choice["chosen_by"])
+    trainer = choice.pop("trainer")(model, train_loader, optim)
     checkpointer = DetectionCheckpointer(model, output_dir, trainer=trainer)
     state: dict = {}
     start_time = time.perf_counter()
@@ -129,7 +154,8 @@ def train(cfg, output_dir: str, resume: bool = False, pretrained: str | None = N
     wall = time.perf_counter() - start_time
     results = state.get("results") or {}
     write_metrics(output_dir, results, iterations=cfg.train.max_iter, batch=cfg.dataloader.train.total_batch_size,
-                  train_wall_s=round(wall, 1), pretrained=pretrained, resumed_from=start_iter)
+                  train_wall_s=round(wall, 1), pretrained=pretrained, resumed_from=start_iter,
+                  precision=choice["precision"], precision_choice=choice)
     return results
 
 

@@ -12,8 +12,9 @@ from transfer.studies.bench.pretrain_step import StepSpec, compare
 
 @tool_main
 def main(argv: list[str] | None = None) -> int:
-    """``mae-benchmark``: ``pretrain`` (one MAE step vs the reference structure), ``data`` (the input pipeline) or
-    ``folder`` (pretraining on a folder of one size: the tensor path vs per-image crops)."""
+    """``mae-benchmark``: ``pretrain`` (one MAE step vs the reference structure), ``data`` (the input pipeline),
+    ``folder`` (pretraining on a folder of one size: the tensor path vs per-image crops) or ``detector`` (Mask R-CNN
+    training on the CPU: bf16 autocast vs fp32)."""
     p = argparse.ArgumentParser(description="benchmarks: ours vs a baseline in the same run")
     sub = p.add_subparsers(dest="what", required=True)
     pre = sub.add_parser("pretrain", help="one MAE pretraining step vs the reference structure")
@@ -56,12 +57,22 @@ def main(argv: list[str] | None = None) -> int:
     fol.add_argument("--precision", choices=["fp32", "bf16"], default="bf16")
     fol.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
     fol.add_argument("--output", default="", help="also write the JSON result to this file")
+    det = sub.add_parser("detector", help="Mask R-CNN training steps on the CPU: bf16 autocast vs fp32")
+    det.add_argument("--config", default="configs/coco/transfer_study_mask_head4_256.py")
+    det.add_argument("--batch", type=int, default=4)
+    det.add_argument("--steps", type=int, default=10)
+    det.add_argument("--warmup", type=int, default=2)
+    det.add_argument("--rounds", type=int, default=2)
+    det.add_argument("--workdir", default="", help="where the scenes go (default: a temporary folder)")
+    det.add_argument("--output", default="", help="also write the JSON result to this file")
     args = p.parse_args(argv)
     setup_logging()
     if args.what == "data":
         return data_main(args)
     if args.what == "folder":
         return folder_main(args)
+    if args.what == "detector":
+        return detector_main(args)
     spec = StepSpec(model=args.model, batch=args.batch, precision=args.precision, steps=args.steps,
                     warmup=args.warmup, threads=args.threads, device=args.device, compile=args.compile,
                     profile=args.profile)
@@ -104,5 +115,15 @@ def folder_main(args: argparse.Namespace) -> int:
     print(f"pretraining on {r['images_used']}, {r['img_size']} px crops, batch {r['batch']}, {r['precision']}: "
           f"tensor path {t['steps_per_s']} steps/s (set-up {t['setup_s']} s) | per-image crops in "
           f"{r['workers']} worker(s) {p['steps_per_s']} steps/s (set-up {p['setup_s']} s) | ratio {r['ratio']}")
+    _write(r, args.output)
+    return 0
+
+
+def detector_main(args: argparse.Namespace) -> int:
+    from transfer.studies.bench.detector import DetectorBenchSpec, run_detector_bench
+    r = run_detector_bench(DetectorBenchSpec(config=args.config, batch=args.batch, steps=args.steps,
+                                             warmup=args.warmup, rounds=args.rounds, workdir=args.workdir))
+    print(f"Mask R-CNN training, {r['config']}, batch {r['batch']}, {r['threads']} threads: bf16 autocast "
+          f"{r['bf16_its']} it/s | fp32 {r['fp32_its']} it/s | ratio {r['ratio']}")
     _write(r, args.output)
     return 0
