@@ -494,3 +494,50 @@ def test_full_resolution_phase_continues_the_small_grid_mae_at_the_transfer_grid
                    "loss": f"{got['final_loss']:.3f} / {got['full_resolution']['final_loss']:.3f}"}
     with pytest.raises(SystemExit, match="--pretrain-size"):
         ts.cells(_args(tmp_path, "--pretrain-full-steps", "3"))
+
+
+def test_a_published_study_goes_on_with_more_seeds_elsewhere(tmp_path):
+    """--publish writes the finished cells' results; a study in another folder (another machine) with
+    --import-cells runs only the seed left, at the lr chosen on the imported seed 0, and reports both seeds; a study
+    with other settings, or whose scenes differ, is stopped before any cell runs, naming the difference."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    first, pub = tmp_path / "first", tmp_path / "published"
+    run = subprocess.run(_study(first, "--seeds", "1", "--in-process", "--publish", str(pub)), env=env,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    shipped = json.loads((pub / "cell_results.json").read_text())
+    assert set(shipped) == {"data", "pretrain_mae_in_domain_s0", "pretrain_scratch_s0",
+                            *(f"classification_{a}_s0_{lr}" for a in ("mae_in_domain", "scratch")
+                              for lr in ("recipe", "large"))}
+    assert shipped["pretrain_scratch_s0"]["ran_at"]["commit"]
+    later = tmp_path / "later"
+    run = subprocess.run(_study(later, "--seeds", "2", "--in-process", "--import-cells", str(pub)), env=env,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    trace = [json.loads(x) for x in (later / "trace.jsonl").read_text().splitlines()]
+    assert {t["seed"] for t in trace} == {1}                            # seed 0 was not run again
+    seed1 = {t["arm"]: t["lr"] for t in trace if t["kind"] == "classification"}
+    assert seed1 == {"scratch": "large", "mae_in_domain": "recipe"}     # the imported seed 0's choice
+    res = json.loads((later / "transfer_study.json").read_text())
+    assert res["differences"]["mae_in_domain"]["classification"]["top1"]["per_seed"] == {"0": 10, "1": 10}
+    imported = {b["cell"] for b in res["budget"] if b.get("imported_from") == str(pub)}
+    assert imported == set(shipped) - {"data"}
+    assert "classification_scratch_s0_large" in (later / "transfer_study.md").read_text()
+    assert ", imported |" in (later / "transfer_study.md").read_text()
+    # other settings: named, nothing runs
+    other = tmp_path / "other"
+    run = subprocess.run(_study(other, "--seeds", "2", "--ft-steps", "7", "--in-process", "--import-cells", str(pub)),
+                         env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 2 and "--ft-steps 200 there, 7 here" in run.stderr
+    assert not (other / "cells").exists()
+    # scenes that differ from the published counts: stopped after composing them, before any pretraining
+    study = json.loads((pub / "transfer_study.json").read_text())
+    (pub / "transfer_study.json").write_text(json.dumps({**study, "scenes": {"train": 75}}))
+    moved = tmp_path / "moved"
+    run = subprocess.run(_study(moved, "--seeds", "2", "--in-process", "--import-cells", str(pub)), env=env,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 2 and "are not that study's ({'train': 75})" in run.stderr
+    assert not (moved / "trace.jsonl").exists()
+    r = subprocess.run(_study(tmp_path / "none", "--import-cells", str(tmp_path / "nowhere")), env=env,
+                       capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 2 and "cell_results.json" in r.stderr

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mae_core.checkpoint.atomic import atomic_write_json
+from mae_core.engine.metrics_log import run_context
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class LoadSampler:
 
 def run_cell(out: Path, name: str, fn: Callable[[Path], dict]) -> dict:
     """Runs ``fn(work_dir)`` for cell `name` unless its result exists; writes ``{"cell", **fn's result,
-    "cell_wall_s", "load_avg"}`` atomically to ``OUT/cells/<name>/result.json`` -> that dict."""
+    "cell_wall_s", "load_avg", "ran_at": {"commit", "cpu"}}`` atomically to ``OUT/cells/<name>/result.json`` -> that dict."""
     d = cell_dir(out, name)
     done = read_result(out, name)
     if done is not None:
@@ -72,6 +73,8 @@ def run_cell(out: Path, name: str, fn: Callable[[Path], dict]) -> dict:
         load = sampler.stop()
     result["cell_wall_s"] = round(time.time() - t0, 1)
     result["load_avg"] = load
+    ctx = run_context()
+    result["ran_at"] = {"commit": ctx["commit"], "cpu": ctx["cpu"]}
     write_atomic(d / "result.json", result)
     return result
 

@@ -54,7 +54,7 @@ def build_results(out: Path, spec: dict[str, dict], state: dict[str, str], args:
             budget.append({"cell": name, "seed": spec[name].get("seed"), "steps": r.get("steps"),
                            "batch": r.get("batch"), "wall_s": r.get("cell_wall_s"), "load_avg": r.get("load_avg"),
                            **{k: r[k] for k in ("final_loss", "precision", "precision_choice", "note",
-                                                "full_resolution")
+                                                "full_resolution", "ran_at", "imported_from")
                               if r.get(k) is not None}})
     chosen: dict[tuple[str, str, int], dict] = {}
     for name, s in spec.items():
@@ -146,10 +146,11 @@ def markdown(res: dict) -> str:
     parts.append(markdown_table(lcols, lrows, label="task", label_header="task",
                                 title="## learning rate choice (seed 0; kept for the other seeds)"))
     bcols = [{"key": k, "name": n} for k, n in (("steps", "steps"), ("batch", "batch"), ("wall_s", "wall s"),
-                                                ("load", "load avg mean / max"), ("loss", "final loss"))]
+                                                ("load", "load avg mean / max"), ("loss", "final loss"),
+                                                ("ran_at", "ran at"))]
     brows = [{**{k: _v(b[k]) for k in ("cell", "steps", "batch", "wall_s")},
               "load": f"{_v((b['load_avg'] or {}).get('mean'))} / {_v((b['load_avg'] or {}).get('max'))}",
-              "loss": _loss(b.get("final_loss")), **_full_phase(b)}
+              "loss": _loss(b.get("final_loss")), "ran_at": _ran_at(b), **_full_phase(b)}
              for b in res["budget"]]
     parts.append(markdown_table(bcols, brows, label="cell", label_header="cell", title="## budget of every cell"))
     wcols = [{"key": k, "name": n} for k, n in (("cells", "cells"), ("minutes", "wall min"),
@@ -168,6 +169,14 @@ def _full_phase(b: dict) -> dict:
         return {}
     return {"steps": f"{_v(b['steps'])} + {full['steps']} at {full['img_size']} px",
             "loss": f"{_loss(b.get('final_loss'))} / {_loss(full.get('final_loss'))}"}
+
+
+def _ran_at(b: dict) -> str:
+    """The commit a cell ran at (its first 7 characters, '+' when the tree had changes), and 'imported' for a cell
+    imported from a published study; '-' for a cell of an older version, which did not record it."""
+    commit = (b.get("ran_at") or {}).get("commit")
+    said = "-" if not commit else commit[:7] + ("+" if commit.endswith("+changes") else "")
+    return f"{said}, imported" if b.get("imported_from") else said
 
 
 def _loss(x) -> str:

@@ -21,12 +21,14 @@ average of every cell, the precision a pretraining ran in) and ``OUT/transfer_st
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from mae_core.cli import int_range, tool_main
 from mae_core.config import shipped_config
 from mae_core.errors import ConfigError
+from transfer.studies import cell_exchange
 from transfer.studies import cells as cells_lib
 from transfer.studies.cells import study_start
 from transfer.studies.study_tables import (ARMS, FINETUNED, FROZEN, LRS, METRICS, build_results, markdown, pick_lr,
@@ -98,7 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "the lr choice's); each cell records them, and a finished one run with others stops the "
                         "study: give a variant its own --output-dir")
     p.add_argument("--ft-config", default=str(shipped_config("classification/transfer_study.py")))
-    p.add_argument("--publish", help="also write transfer_study.json / .md here (e.g. docs/results), without cells/")
+    p.add_argument("--publish", help="also write transfer_study.json / .md here (e.g. docs/results), and the finished "
+                                     "cells' results (cell_results.json; no checkpoints, no cells/)")
+    p.add_argument("--import-cells", metavar="DIR",
+                   help="a folder written by --publish: its finished cells count as this study's (its settings must "
+                        "be this study's; the scenes are composed again and checked), so a study goes on with more "
+                        "seeds on another machine (transfer.studies.cell_exchange)")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: write the result files from the cells finished so far (a study run in parts)")
     cells_lib.add_cell_flags(p)
@@ -272,7 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     if started is None:
         return 0
     argv, args, out = started
+    if args.import_cells:
+        imported = cell_exchange.import_cells(args.import_cells, cells(args), out, vars(args))
+        logging.getLogger(__name__).info("imported %d finished cells from %s", len(imported), args.import_cells)
     check_finished_cells(args, out)
+    if args.import_cells and not args.report_only:   # the scenes first, checked before any other cell runs
+        scenes = cells_lib.schedule(out, [("data", ())], lambda name: cell_command(argv, name),
+                                    run_here=(lambda name: run_cell(args, name)) if args.in_process else None)
+        if scenes["data"] in ("done", "skipped"):
+            cell_exchange.check_scenes(args.import_cells, out)
     if args.report_only:
         state = {name: "done" if cells_lib.read_result(out, name) is not None else "not run" for name in cells(args)}
     else:
@@ -282,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.publish:
         Path(args.publish).mkdir(parents=True, exist_ok=True)
         write_outputs(Path(args.publish), results, markdown(results), echo=False)
+        cell_exchange.publish_cells(out, cells(args), Path(args.publish))
     return cells_lib.unfinished(state, out)
 
 if __name__ == "__main__":
