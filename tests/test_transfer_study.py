@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import run_main
 
+from mae_core.engine.metrics_log import run_context
 from transfer.studies import cells as cl
 from transfer.studies import study_runners as R
 from transfer.studies import study_tables as st
@@ -509,7 +510,8 @@ def test_a_published_study_goes_on_with_more_seeds_elsewhere(tmp_path):
     assert set(shipped) == {"data", "pretrain_mae_in_domain_s0", "pretrain_scratch_s0",
                             *(f"classification_{a}_s0_{lr}" for a in ("mae_in_domain", "scratch")
                               for lr in ("recipe", "large"))}
-    assert shipped["pretrain_scratch_s0"]["ran_at"]["commit"]
+    ctx = run_context()   # the cells ran here, in this working tree
+    assert shipped["pretrain_scratch_s0"]["ran_at"] == {"commit": ctx["commit"], "cpu": ctx["cpu"]}
     later = tmp_path / "later"
     run = subprocess.run(_study(later, "--seeds", "2", "--in-process", "--import-cells", str(pub)), env=env,
                          capture_output=True, text=True, timeout=600, check=False)

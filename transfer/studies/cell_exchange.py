@@ -66,14 +66,14 @@ def check_settings(source: str, theirs: dict, ours: dict) -> None:
 
 def import_cells(source: str, names, out: Path, args: dict) -> list[str]:
     """Writes the published results of `names` (not the scenes') that `out` has not finished as its cells' results,
-    each with ``"imported_from": source`` -> the names imported. Checks the settings first (nothing is written
-    when they differ)."""
+    each with ``"imported_from": source`` (relative inside the working directory) -> the names imported. Checks the
+    settings first (nothing is written when they differ)."""
     study, results = published(source)
     check_settings(source, study.get("args", {}), args)
     done = []
     for name in names:
         if name != SCENES and name in results and read_result(out, name) is None:
-            write_atomic(cell_dir(out, name) / "result.json", {**results[name], "imported_from": str(source)})
+            write_atomic(cell_dir(out, name) / "result.json", {**results[name], "imported_from": portable(str(source))})
             done.append(name)
     return done
 

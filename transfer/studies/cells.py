@@ -61,7 +61,8 @@ class LoadSampler:
 
 def run_cell(out: Path, name: str, fn: Callable[[Path], dict]) -> dict:
     """Runs ``fn(work_dir)`` for cell `name` unless its result exists; writes ``{"cell", **fn's result,
-    "cell_wall_s", "load_avg", "ran_at": {"commit", "cpu"}}`` atomically to ``OUT/cells/<name>/result.json`` -> that dict."""
+    "cell_wall_s", "load_avg", "ran_at": {"commit", "cpu"}}`` atomically to ``OUT/cells/<name>/result.json``
+    -> that dict."""
     d = cell_dir(out, name)
     done = read_result(out, name)
     if done is not None:

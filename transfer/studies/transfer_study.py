@@ -266,8 +266,9 @@ def cell_command(argv: list[str], name: str) -> list[str]:
     return [sys.executable, "-m", "transfer.studies.transfer_study", *argv, "--run-cell", name]
 
 
-def schedule(args, argv: list[str]) -> dict[str, str]:
-    todo = [(name, spec["deps"]) for name, spec in cells(args).items()]
+def schedule(args, argv: list[str], only: tuple[str, ...] = ()) -> dict[str, str]:
+    """Runs the study's unfinished cells (those of `only` when given) -> {cell: state}."""
+    todo = [(name, spec["deps"]) for name, spec in cells(args).items() if not only or name in only]
     here = (lambda name: run_cell(args, name)) if args.in_process else None
     return cells_lib.schedule(Path(args.output_dir), todo, lambda name: cell_command(argv, name),
                               cells_lib.gpu_count(), run_here=here)
@@ -284,9 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(__name__).info("imported %d finished cells from %s", len(imported), args.import_cells)
     check_finished_cells(args, out)
     if args.import_cells and not args.report_only:   # the scenes first, checked before any other cell runs
-        scenes = cells_lib.schedule(out, [("data", ())], lambda name: cell_command(argv, name),
-                                    run_here=(lambda name: run_cell(args, name)) if args.in_process else None)
-        if scenes["data"] in ("done", "skipped"):
+        if schedule(args, argv, only=("data",))["data"] in ("done", "skipped"):
             cell_exchange.check_scenes(args.import_cells, out)
     if args.report_only:
         state = {name: "done" if cells_lib.read_result(out, name) is not None else "not run" for name in cells(args)}
