@@ -1,4 +1,6 @@
 """The pretraining-step benchmark at toy size: ours and the reference structure, each in its own process."""
+import json
+
 import pytest
 
 from transfer.studies.bench.pretrain_step import StepSpec, compare, train_flops
@@ -71,3 +73,26 @@ def test_the_detector_benchmark_times_bf16_autocast_against_fp32_on_the_same_bat
     assert r["ratio"] == pytest.approx(r["bf16_its"] / r["fp32_its"], rel=1e-2)
     with pytest.raises(FileNotFoundError, match="configs/coco/nope.py"):
         run_detector_bench(DetectorBenchSpec(config="configs/coco/nope.py"))
+
+
+@pytest.mark.mmseg
+def test_the_segmentor_benchmark_times_bf16_autocast_against_fp32_through_the_tool(tmp_path, capsys):
+    pytest.importorskip("mmseg")
+    from transfer.studies.bench.cli import main
+    out = tmp_path / "seg.json"
+    assert main(["segmentor", "--config", "configs/ade20k/smoke.py", "--batch", "2", "--steps", "1", "--warmup",
+                 "1", "--rounds", "1", "--output", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["what"] == "segmentor" and r["fp32_its"] > 0 and r["bf16_its"] > 0 and r["batch"] == 2
+    assert r["ratio"] == pytest.approx(r["bf16_its"] / r["fp32_its"], rel=1e-2) and "cpu" in r["machine"]
+    assert main(["segmentor", "--config", "configs/ade20k/nope.py"]) == 2
+    assert "configs/ade20k/nope.py" in capsys.readouterr().err
+
+
+def test_the_classifier_benchmark_times_bf16_autocast_against_fp32():
+    from transfer.studies.bench.classifier import ClassifierBenchSpec, run_classifier_bench
+    r = run_classifier_bench(ClassifierBenchSpec(batch=4, steps=1, warmup=1, rounds=1))
+    assert r["fp32_its"] > 0 and r["bf16_its"] > 0 and (r["batch"], r["input_size"], r["patch"]) == (4, 48, 8)
+    assert r["ratio"] == pytest.approx(r["bf16_its"] / r["fp32_its"], rel=1e-2)
+    with pytest.raises(FileNotFoundError, match="nope.py"):
+        run_classifier_bench(ClassifierBenchSpec(config="configs/classification/nope.py"))

@@ -25,16 +25,39 @@ def args(tmp_path, config, *overrides, **flags):
 def test_amp_is_the_optim_wrapper_type(tmp_path):
     if torch.cuda.is_available():
         assert build_config(args(tmp_path, BASE, n=150)).optim_wrapper.type == "AmpOptimWrapper"
-    else:
-        with pytest.raises(ConfigError, match="AmpOptimWrapper"):
-            build_config(args(tmp_path, BASE, n=150))
     cfg = build_config(args(tmp_path, BASE, "optim_wrapper.type=OptimWrapper", n=150))
     assert cfg.optim_wrapper.type == "OptimWrapper" and "loss_scale" not in cfg.optim_wrapper
+    assert cfg.training_precision["precision"] == "fp32"
     assert cfg.train_dataloader.dataset.type == "ADE20KDataset"
     cfg_file = tmp_path / "fp16.py"
     cfg_file.write_text(f"_base_ = [{str(SMOKE)!r}]\nfp16 = dict(loss_scale='dynamic')\n")
     with pytest.raises(ConfigError, match="AmpOptimWrapper"):
         build_config(args(tmp_path, cfg_file))
+
+
+@pytest.mark.parametrize("faster", ["bf16", "fp32"])
+def test_amp_on_a_cpu_is_bf16_autocast_where_faster(tmp_path, monkeypatch, faster):
+    """The B config's AmpOptimWrapper (fp16, dynamic loss scale: a GPU's) on a CPU: bf16 autocast where the precision
+    choice finds it the faster, else fp32; no loss scale either way; the choice is what metrics.json records."""
+    import transfer.mmseg.train as train
+    from transfer.mmseg.optim import CpuBf16OptimWrapper
+    monkeypatch.setattr(train.torch.cuda, "is_available", lambda: False)
+    seen = {}
+
+    def choice(precision, device, key, dim):
+        seen.update(precision=precision, device=device.type, dim=dim)
+        return {"precision": faster, "chosen_by": "test", "bf16_speedup": None}
+    monkeypatch.setattr(train, "precision_choice", choice)
+    cfg = build_config(args(tmp_path, BASE, n=150))
+    assert seen == {"precision": "auto", "device": "cpu", "dim": cfg.model.backbone.embed_dim}
+    assert cfg.optim_wrapper.type == {"bf16": "CpuBf16OptimWrapper", "fp32": "OptimWrapper"}[faster]
+    assert "loss_scale" not in cfg.optim_wrapper and "dtype" not in cfg.optim_wrapper
+    assert cfg.training_precision["precision"] == faster
+    model = torch.nn.Linear(4, 4)
+    wrapper = CpuBf16OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    with wrapper.optim_context(model):
+        assert model(torch.randn(2, 4)).dtype == torch.bfloat16
+    assert model(torch.randn(2, 4)).dtype == torch.float32
 
 
 def test_data_classes_pretrained_and_overrides(tmp_path):

@@ -497,6 +497,46 @@ def test_full_resolution_phase_continues_the_small_grid_mae_at_the_transfer_grid
         ts.cells(_args(tmp_path, "--pretrain-full-steps", "3"))
 
 
+def test_a_published_study_reruns_one_task_with_another_recipe(tmp_path):
+    """--rerun-tasks with --import-cells: that task's cells run here (every seed, both lrs on seed 0) with this
+    study's recipe flags for it, from the imported pretrainings' checkpoints, which must be here; every other cell
+    is imported; a flag of a task not rerun that differs (its lr factor too) stops the study, naming it."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    first, pub = tmp_path / "first", tmp_path / "published"
+    tasks = ["--tasks", "coco,classification"]
+
+    def study(out, *extra):
+        return subprocess.run([*_study(out, *tasks, "--in-process", *extra)], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600, check=False)
+    run = study(first, "--seeds", "1", "--publish", str(pub))
+    assert run.returncode == 0, run.stderr[-3000:]
+    redo = ["--seeds", "2", "--import-cells", str(pub), "--rerun-tasks", "classification", "--ft-steps", "7"]
+    run = study(tmp_path / "nockpt", *redo)   # the pretrainings' checkpoints are not here
+    assert run.returncode == 2 and "pretrain_mae_in_domain_s0: mae_in_domain0.pth" in run.stderr
+    assert not (tmp_path / "nockpt" / "cells").exists()
+    for ckpt in ("mae_in_domain0.pth", "scratch0.pth"):
+        (tmp_path / ckpt).write_bytes(b"")
+    later = tmp_path / "later"
+    run = study(later, *redo)
+    assert run.returncode == 0, run.stderr[-3000:]
+    trace = [json.loads(x) for x in (later / "trace.jsonl").read_text().splitlines()]
+    ran = {(t["kind"], t["arm"], t["seed"], t.get("lr")) for t in trace}
+    assert {r for r in ran if r[2] == 0} == {("classification", a, 0, lr) for a in ("mae_in_domain", "scratch")
+                                            for lr in ("recipe", "large")}   # seed 0: only the rerun task
+    assert ("coco", "scratch", 1, "large") in ran                           # seed 1 at the imported coco choice
+    assert {t["checkpoint"] for t in trace if t["seed"] == 0} == {"mae_in_domain0.pth", "scratch0.pth"}
+    budget = {b["cell"]: b for b in json.loads((later / "transfer_study.json").read_text())["budget"]}
+    assert "imported_from" in budget["coco_scratch_s0_large"]
+    assert "imported_from" not in budget["classification_scratch_s0_large"]
+    for extra, said in ((["--coco-iters", "9"], "--coco-iters 300 there, 9 here"),
+                        (["--task-lr-factor", "coco=2"], "the second lr of coco at 3 x there, 2 x here")):
+        run = study(tmp_path / "other", *redo, *extra)
+        assert run.returncode == 2 and said in run.stderr, run.stderr[-2000:]
+    assert study(tmp_path / "other", *redo, "--task-lr-factor", "classification=2").returncode == 0
+    run = study(tmp_path / "alone", "--rerun-tasks", "classification")
+    assert run.returncode == 2 and "--rerun-tasks: only with --import-cells" in run.stderr
+
+
 def test_a_published_study_goes_on_with_more_seeds_elsewhere(tmp_path):
     """--publish writes the finished cells' results; a study in another folder (another machine) with
     --import-cells runs only the seed left, at the lr chosen on the imported seed 0, and reports both seeds; a study

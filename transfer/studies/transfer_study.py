@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a folder written by --publish: its finished cells count as this study's (its settings must "
                         "be this study's; the scenes are composed again and checked), so a study goes on with more "
                         "seeds on another machine (transfer.studies.cell_exchange)")
+    p.add_argument("--rerun-tasks", default="", metavar="TASK,...",
+                   help="with --import-cells: run these tasks' cells here instead of importing them, with this "
+                        "study's recipe for them (--ade-config, --ft-config, ... may differ), from the imported "
+                        "pretrainings' checkpoints, which must be on this machine")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: write the result files from the cells finished so far (a study run in parts)")
     cells_lib.add_cell_flags(p)
@@ -281,8 +285,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     argv, args, out = started
     if args.import_cells:
-        imported = cell_exchange.import_cells(args.import_cells, cells(args), out, vars(args))
+        rerun = tuple(_list(args.rerun_tasks, TASKS, "--rerun-tasks")) if args.rerun_tasks else ()
+        theirs = argparse.Namespace(**{**vars(build_parser().parse_args([])),
+                                       **cell_exchange.published(args.import_cells)[0].get("args", {})})
+        imported = cell_exchange.import_cells(args.import_cells, cells(args), out, vars(args), rerun,
+                                              (lr_factors(theirs), lr_factors(args)))
         logging.getLogger(__name__).info("imported %d finished cells from %s", len(imported), args.import_cells)
+    elif args.rerun_tasks:
+        raise ConfigError("--rerun-tasks: only with --import-cells (the tasks of the imported study to run here)")
     check_finished_cells(args, out)
     if args.import_cells and not args.report_only:   # the scenes first, checked before any other cell runs
         if schedule(args, argv, only=("data",))["data"] in ("done", "skipped"):

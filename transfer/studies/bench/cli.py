@@ -13,8 +13,8 @@ from transfer.studies.bench.pretrain_step import StepSpec, compare
 @tool_main
 def main(argv: list[str] | None = None) -> int:
     """``mae-benchmark``: ``pretrain`` (one MAE step vs the reference structure), ``data`` (the input pipeline),
-    ``folder`` (pretraining on a folder of one size: the tensor path vs per-image crops) or ``detector`` (Mask R-CNN
-    training on the CPU: bf16 autocast vs fp32)."""
+    ``folder`` (pretraining on a folder of one size: the tensor path vs per-image crops), ``detector``, ``segmentor``
+    or ``classifier`` (Mask R-CNN, UperNet or ViT fine-tuning steps on the CPU: bf16 autocast vs fp32)."""
     p = argparse.ArgumentParser(description="benchmarks: ours vs a baseline in the same run")
     sub = p.add_subparsers(dest="what", required=True)
     pre = sub.add_parser("pretrain", help="one MAE pretraining step vs the reference structure")
@@ -65,14 +65,23 @@ def main(argv: list[str] | None = None) -> int:
     det.add_argument("--rounds", type=int, default=2)
     det.add_argument("--workdir", default="", help="where the scenes go (default: a temporary folder)")
     det.add_argument("--output", default="", help="also write the JSON result to this file")
+    for name, what, config, batch in (("segmentor", "UperNet", "configs/ade20k/transfer_study_last_block.py", 8),
+                                      ("classifier", "ViT fine-tuning", "configs/classification/transfer_study.py", 0)):
+        one = sub.add_parser(name, help=f"{what} training steps on the CPU: bf16 autocast vs fp32")
+        one.add_argument("--config", default=config)
+        one.add_argument("--batch", type=int, default=batch, help="0: the config's")
+        one.add_argument("--steps", type=int, default=10)
+        one.add_argument("--warmup", type=int, default=2)
+        one.add_argument("--rounds", type=int, default=2)
+        one.add_argument("--output", default="", help="also write the JSON result to this file")
     args = p.parse_args(argv)
     setup_logging()
     if args.what == "data":
         return data_main(args)
     if args.what == "folder":
         return folder_main(args)
-    if args.what == "detector":
-        return detector_main(args)
+    if args.what in ("detector", "segmentor", "classifier"):
+        return precision_main(args)
     spec = StepSpec(model=args.model, batch=args.batch, precision=args.precision, steps=args.steps,
                     warmup=args.warmup, threads=args.threads, device=args.device, compile=args.compile,
                     profile=args.profile)
@@ -119,11 +128,15 @@ def folder_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def detector_main(args: argparse.Namespace) -> int:
-    from transfer.studies.bench.detector import DetectorBenchSpec, run_detector_bench
-    r = run_detector_bench(DetectorBenchSpec(config=args.config, batch=args.batch, steps=args.steps,
-                                             warmup=args.warmup, rounds=args.rounds, workdir=args.workdir))
-    print(f"Mask R-CNN training, {r['config']}, batch {r['batch']}, {r['threads']} threads: bf16 autocast "
+def precision_main(args: argparse.Namespace) -> int:
+    """A transfer's training steps on the CPU, bf16 autocast vs fp32 (``detector``, ``segmentor``, ``classifier``)."""
+    from transfer.studies.bench import classifier, detector, segmentor
+    run, spec = {"detector": (detector.run_detector_bench, detector.DetectorBenchSpec),
+                 "segmentor": (segmentor.run_segmentor_bench, segmentor.SegmentorBenchSpec),
+                 "classifier": (classifier.run_classifier_bench, classifier.ClassifierBenchSpec)}[args.what]
+    keys = ("config", "batch", "steps", "warmup", "rounds") + (("workdir",) if args.what == "detector" else ())
+    r = run(spec(**{k: getattr(args, k) for k in keys}))
+    print(f"{args.what} training, {r['config']}, batch {r['batch']}, {r['threads']} threads: bf16 autocast "
           f"{r['bf16_its']} it/s | fp32 {r['fp32_its']} it/s | ratio {r['ratio']}")
     _write(r, args.output)
     return 0
