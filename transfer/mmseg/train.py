@@ -56,7 +56,7 @@ def cpu_amp(ow, width: int) -> dict:
     where :func:`mae_core.engine.run_state.precision_choice` ('auto': AMX, or AVX-512 bf16 and measured at the
     backbone's `width`) finds it the faster, else plain fp32 OptimWrapper; loss scaling dropped (bf16 keeps fp32's
     range) -> the choice {"precision", "chosen_by", "bf16_speedup"}, as detectron2's ``train.amp`` on a CPU."""
-    choice = precision_choice("auto", torch.device("cpu"), "optim_wrapper.type=AmpOptimWrapper", dim=width)
+    choice = precision_choice("auto", torch.device("cpu"), "AmpOptimWrapper precision", dim=width)
     dropped = {k: ow.pop(k) for k in AMP_ONLY_KEYS if k in ow}
     ow.type = "CpuBf16OptimWrapper" if choice["precision"] == "bf16" else "OptimWrapper"
     logger.info("AmpOptimWrapper on the CPU: training in %s (%s)%s", choice["precision"], choice["chosen_by"],
