@@ -9,11 +9,12 @@ the best round of each is kept. The figure is training steps per second; the rat
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+
+from transfer.studies.bench.rounds import best_rates
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -54,15 +55,8 @@ def run_classifier_bench(spec: ClassifierBenchSpec) -> dict:
     for name in ("fp32", "bf16"):
         model = copy.deepcopy(base).train()
         variants[name] = (model, torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05))
-    best = {name: 0.0 for name in variants}
-    for _ in range(spec.rounds):
-        for name, (model, optim) in variants.items():
-            for x, y in data[:spec.warmup]:
-                _step(model, optim, x, y, name == "bf16")
-            t0 = time.perf_counter()
-            for x, y in data[spec.warmup:]:
-                _step(model, optim, x, y, name == "bf16")
-            best[name] = max(best[name], spec.steps / (time.perf_counter() - t0))
+    best = best_rates({name: (lambda i, m=model, o=optim, bf16=name == "bf16": _step(m, o, *data[i], bf16))
+                       for name, (model, optim) in variants.items()}, spec.warmup, spec.steps, spec.rounds)
     return {"what": "classifier", **asdict(spec), "batch": batch, "input_size": size,
             "threads": torch.get_num_threads(), "fp32_its": round(best["fp32"], 3),
             "bf16_its": round(best["bf16"], 3), "ratio": round(best["bf16"] / best["fp32"], 3)}

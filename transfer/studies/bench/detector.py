@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import copy
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+
+from transfer.studies.bench.rounds import best_rates
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -73,16 +74,10 @@ def run_detector_bench(spec: DetectorBenchSpec) -> dict:
         model = copy.deepcopy(base).train()
         cfg.optimizer.params.model = model
         variants[name] = (model, instantiate(cfg.optimizer))
-    best = {name: 0.0 for name in variants}
+    steps = {name: (lambda i, m=model, o=optim, bf16=name == "bf16": _step(m, o, batches[i], bf16))
+             for name, (model, optim) in variants.items()}
     with EventStorage():
-        for _ in range(spec.rounds):
-            for name, (model, optim) in variants.items():
-                for batch in batches[:spec.warmup]:
-                    _step(model, optim, batch, name == "bf16")
-                t0 = time.perf_counter()
-                for batch in batches[spec.warmup:]:
-                    _step(model, optim, batch, name == "bf16")
-                best[name] = max(best[name], spec.steps / (time.perf_counter() - t0))
+        best = best_rates(steps, spec.warmup, spec.steps, spec.rounds)
     return {"what": "detector", **asdict(spec), "threads": torch.get_num_threads(),
             "fp32_its": round(best["fp32"], 3), "bf16_its": round(best["bf16"], 3),
             "ratio": round(best["bf16"] / best["fp32"], 3)}

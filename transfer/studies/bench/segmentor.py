@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import copy
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+
+from transfer.studies.bench.rounds import best_rates
 
 ROOT = Path(__file__).resolve().parents[3]
 WRAPPERS = {"fp32": "OptimWrapper", "bf16": "CpuBf16OptimWrapper"}
@@ -67,15 +68,8 @@ def run_segmentor_bench(spec: SegmentorBenchSpec) -> dict:
     for name, wrapper in WRAPPERS.items():
         model = copy.deepcopy(base).train()
         variants[name] = (model, build_optim_wrapper(model, {**cfg.optim_wrapper, "type": wrapper}))
-    best = {name: 0.0 for name in variants}
-    for _ in range(spec.rounds):
-        for name, (model, wrapper) in variants.items():
-            for batch in batches[:spec.warmup]:
-                model.train_step(batch, wrapper)
-            t0 = time.perf_counter()
-            for batch in batches[spec.warmup:]:
-                model.train_step(batch, wrapper)
-            best[name] = max(best[name], spec.steps / (time.perf_counter() - t0))
+    best = best_rates({name: (lambda i, m=model, w=wrapper: m.train_step(batches[i], w))
+                       for name, (model, wrapper) in variants.items()}, spec.warmup, spec.steps, spec.rounds)
     return {"what": "segmentor", **asdict(spec), "threads": torch.get_num_threads(),
             "fp32_its": round(best["fp32"], 3), "bf16_its": round(best["bf16"], 3),
             "ratio": round(best["bf16"] / best["fp32"], 3)}
