@@ -3,6 +3,8 @@
 faster; fp32 elsewhere; the choice in metrics.json), as the study's pretraining already does. The same for every arm.
 
     python tools/transfer_study.py --ft-config configs/classification/transfer_study_bf16.py ...
+Expected: docs/results/transfer_study_4c_pretrain4800_full1200_labelled75_all_bf16_epyc_seeds0-2/transfer_study.md:
+MAE - scratch +10.36 / +8.84 / +5.79 top-1 on seeds 0-2 (the fp32 recipe's: +7.92 / +10.06 / +8.84).
 """
 from pathlib import Path
 
