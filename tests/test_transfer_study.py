@@ -533,6 +533,8 @@ def test_a_published_study_reruns_one_task_with_another_recipe(tmp_path):
         run = study(tmp_path / "other", *redo, *extra)
         assert run.returncode == 2 and said in run.stderr, run.stderr[-2000:]
     assert study(tmp_path / "other", *redo, "--task-lr-factor", "classification=2").returncode == 0
+    runs = json.loads((tmp_path / "other" / "transfer_study.json").read_text())["lr_runs"]
+    assert [r["runs"]["large"]["lr"] for r in runs if r["task"] == "classification"] == pytest.approx([2e-3] * 2)
     run = study(tmp_path / "alone", "--rerun-tasks", "classification")
     assert run.returncode == 2 and "--rerun-tasks: only with --import-cells" in run.stderr
 

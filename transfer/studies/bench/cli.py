@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from mae_core.checkpoint.atomic import atomic_write_json
@@ -65,14 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     det.add_argument("--rounds", type=int, default=2)
     det.add_argument("--workdir", default="", help="where the scenes go (default: a temporary folder)")
     det.add_argument("--output", default="", help="also write the JSON result to this file")
-    for name, what, config, batch in (("segmentor", "UperNet", "configs/ade20k/transfer_study_last_block.py", 8),
-                                      ("classifier", "ViT fine-tuning", "configs/classification/transfer_study.py", 0)):
+    from transfer.studies.bench.classifier import ClassifierBenchSpec
+    from transfer.studies.bench.segmentor import SegmentorBenchSpec
+    for name, what, spec in (("segmentor", "UperNet", SegmentorBenchSpec()),
+                             ("classifier", "ViT fine-tuning", ClassifierBenchSpec())):
         one = sub.add_parser(name, help=f"{what} training steps on the CPU: bf16 autocast vs fp32")
-        one.add_argument("--config", default=config)
-        one.add_argument("--batch", type=int, default=batch, help="0: the config's")
-        one.add_argument("--steps", type=int, default=10)
-        one.add_argument("--warmup", type=int, default=2)
-        one.add_argument("--rounds", type=int, default=2)
+        one.add_argument("--config", default=spec.config)
+        one.add_argument("--batch", type=int, default=spec.batch, help="0: the config's")
+        one.add_argument("--steps", type=int, default=spec.steps)
+        one.add_argument("--warmup", type=int, default=spec.warmup)
+        one.add_argument("--rounds", type=int, default=spec.rounds)
         one.add_argument("--output", default="", help="also write the JSON result to this file")
     args = p.parse_args(argv)
     setup_logging()
@@ -134,8 +137,7 @@ def precision_main(args: argparse.Namespace) -> int:
     run, spec = {"detector": (detector.run_detector_bench, detector.DetectorBenchSpec),
                  "segmentor": (segmentor.run_segmentor_bench, segmentor.SegmentorBenchSpec),
                  "classifier": (classifier.run_classifier_bench, classifier.ClassifierBenchSpec)}[args.what]
-    keys = ("config", "batch", "steps", "warmup", "rounds") + (("workdir",) if args.what == "detector" else ())
-    r = run(spec(**{k: getattr(args, k) for k in keys}))
+    r = run(spec(**{f.name: getattr(args, f.name) for f in dataclasses.fields(spec) if hasattr(args, f.name)}))
     print(f"{args.what} training, {r['config']}, batch {r['batch']}, {r['threads']} threads: bf16 autocast "
           f"{r['bf16_its']} it/s | fp32 {r['fp32_its']} it/s | ratio {r['ratio']}")
     _write(r, args.output)

@@ -5,7 +5,8 @@ Both variants build the same LazyConfig model (by default the transfer study's d
 head) from the same seed, with the same optimizer, and step on the same batches (drawn once from the config's own
 train loader over composed 128 px scenes of Fashion-MNIST items, augmentations included). A round times ``steps``
 steps of each variant after ``warmup`` untimed ones; variants alternate over ``rounds`` rounds and the best round of
-each is kept. The figure is training iterations per second; the ratio is bf16's over fp32's.
+each is kept (transfer.studies.bench.precision). The figure is training iterations per second; the ratio is bf16's
+over fp32's.
 """
 from __future__ import annotations
 
@@ -16,18 +17,13 @@ from pathlib import Path
 
 import torch
 
-from transfer.studies.bench.rounds import best_rates
-
-ROOT = Path(__file__).resolve().parents[3]
+from transfer.studies.bench.precision import PrecisionBenchSpec, autocast_step, best_rates, config_path
 
 
 @dataclass
-class DetectorBenchSpec:
+class DetectorBenchSpec(PrecisionBenchSpec):
     config: str = "configs/coco/transfer_study_mask_head4_256.py"
     batch: int = 4              # the study's detector batch
-    steps: int = 10             # timed steps per round and variant
-    warmup: int = 2
-    rounds: int = 2
     num_scenes: int = 32
     workdir: str = ""           # where the scenes go (default: a temporary folder)
 
@@ -46,24 +42,12 @@ def _batches(cfg, n: int, workdir: Path, num_scenes: int) -> list:
     return [next(it) for _ in range(n)]
 
 
-def _step(model, optim, batch, bf16: bool) -> None:
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        losses = model(batch)
-        total = sum(losses.values())
-    optim.zero_grad()
-    total.backward()
-    optim.step()
-
-
 def run_detector_bench(spec: DetectorBenchSpec) -> dict:
     from detectron2.config import LazyConfig, instantiate
     from detectron2.utils.events import EventStorage
 
     from transfer.detectron2.train import apply_overrides
-    path = Path(spec.config) if Path(spec.config).is_file() else ROOT / spec.config
-    if not path.is_file():
-        raise FileNotFoundError(f"--config {spec.config}: no such config file")
-    cfg = apply_overrides(LazyConfig.load(str(path)), [f"dataloader.train.total_batch_size={spec.batch}",
+    cfg = apply_overrides(LazyConfig.load(str(config_path(spec))), [f"dataloader.train.total_batch_size={spec.batch}",
                                                         "train.device=cpu"])
     with tempfile.TemporaryDirectory(dir=spec.workdir or None) as tmp:
         batches = _batches(cfg, spec.warmup + spec.steps, Path(tmp), spec.num_scenes)
@@ -74,10 +58,9 @@ def run_detector_bench(spec: DetectorBenchSpec) -> dict:
         model = copy.deepcopy(base).train()
         cfg.optimizer.params.model = model
         variants[name] = (model, instantiate(cfg.optimizer))
-    steps = {name: (lambda i, m=model, o=optim, bf16=name == "bf16": _step(m, o, batches[i], bf16))
+    steps = {name: (lambda i, m=model, o=optim, bf16=name == "bf16":
+                    autocast_step(o, lambda: sum(m(batches[i]).values()), bf16))
              for name, (model, optim) in variants.items()}
     with EventStorage():
-        best = best_rates(steps, spec.warmup, spec.steps, spec.rounds)
-    return {"what": "detector", **asdict(spec), "threads": torch.get_num_threads(),
-            "fp32_its": round(best["fp32"], 3), "bf16_its": round(best["bf16"], 3),
-            "ratio": round(best["bf16"] / best["fp32"], 3)}
+        rates = best_rates(steps, spec)
+    return {"what": "detector", **asdict(spec), "threads": torch.get_num_threads(), **rates}

@@ -5,7 +5,7 @@ Both variants build the same mmseg model of the config (by default the transfer 
 with the config's optimizer (layer decay included), and step on the same batches (drawn once from the config's own
 train pipeline over composed 128 px ADE-style scenes of Fashion-MNIST items, augmentations included). A round times
 ``steps`` steps of each variant after ``warmup`` untimed ones; variants alternate over ``rounds`` rounds and the best
-round of each is kept. The figure is training iterations per second; the ratio is bf16's over fp32's.
+round of each is kept (transfer.studies.bench.precision). The figure is training iterations per second; the ratio is bf16's over fp32's.
 """
 from __future__ import annotations
 
@@ -16,19 +16,15 @@ from pathlib import Path
 
 import torch
 
-from transfer.studies.bench.rounds import best_rates
+from transfer.studies.bench.precision import PrecisionBenchSpec, best_rates, config_path
 
-ROOT = Path(__file__).resolve().parents[3]
 WRAPPERS = {"fp32": "OptimWrapper", "bf16": "CpuBf16OptimWrapper"}
 
 
 @dataclass
-class SegmentorBenchSpec:
+class SegmentorBenchSpec(PrecisionBenchSpec):
     config: str = "configs/ade20k/transfer_study_last_block.py"
     batch: int = 8              # the study's UperNet batch
-    steps: int = 10             # timed steps per round and variant
-    warmup: int = 2
-    rounds: int = 2
     num_scenes: int = 32
     workdir: str = ""           # where the scenes go (default: a temporary folder)
 
@@ -51,9 +47,7 @@ def run_segmentor_bench(spec: SegmentorBenchSpec) -> dict:
 
     from transfer.mmseg.train import AdeJob, build_config
     from transfer.studies.scenes import make_fashion_ade
-    path = Path(spec.config) if Path(spec.config).is_file() else ROOT / spec.config
-    if not path.is_file():
-        raise FileNotFoundError(f"--config {spec.config}: no such config file")
+    path = config_path(spec)
     with tempfile.TemporaryDirectory(dir=spec.workdir or None) as tmp:
         make_fashion_ade(tmp, num_train=spec.num_scenes, num_val=2)
         cfg = build_config(AdeJob(config=str(path), data_path=tmp, output_dir=str(Path(tmp) / "run"), num_classes=10,
@@ -68,8 +62,6 @@ def run_segmentor_bench(spec: SegmentorBenchSpec) -> dict:
     for name, wrapper in WRAPPERS.items():
         model = copy.deepcopy(base).train()
         variants[name] = (model, build_optim_wrapper(model, {**cfg.optim_wrapper, "type": wrapper}))
-    best = best_rates({name: (lambda i, m=model, w=wrapper: m.train_step(batches[i], w))
-                       for name, (model, wrapper) in variants.items()}, spec.warmup, spec.steps, spec.rounds)
-    return {"what": "segmentor", **asdict(spec), "threads": torch.get_num_threads(),
-            "fp32_its": round(best["fp32"], 3), "bf16_its": round(best["bf16"], 3),
-            "ratio": round(best["bf16"] / best["fp32"], 3)}
+    rates = best_rates({name: (lambda i, m=model, w=wrapper: m.train_step(batches[i], w))
+                        for name, (model, wrapper) in variants.items()}, spec)
+    return {"what": "segmentor", **asdict(spec), "threads": torch.get_num_threads(), **rates}
