@@ -360,6 +360,10 @@ def test_real_cells_at_a_micro_budget(tmp_path, capsys):
     assert why["precision"] == made["precision"] and why["chosen_by"] in (
         "cpu has AMX", "cpu without AVX-512 bf16", "measured at width 192")
     assert (why["bf16_speedup"] is not None) == why["chosen_by"].startswith("measured")
+    for task in ("coco", "ade20k", "classification"):   # each transfer's precision and why, from its tool's record
+        cell = next(b for b in res["budget"] if b["cell"] == f"{task}_mae_demo_s0_recipe")
+        assert cell["precision"] in ("fp32", "bf16") and cell["precision_choice"]["precision"] == cell["precision"]
+        assert cell["precision_choice"]["chosen_by"], cell
 
 
 def test_scratch_and_in_domain_arms(tmp_path):

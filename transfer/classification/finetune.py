@@ -13,7 +13,7 @@ from timm.utils import ModelEmaV3
 
 from mae_core.config import ConfigError, to_dict
 from mae_core.engine.lr_decay import param_groups_lrd
-from mae_core.engine.run_state import LAST, PreemptionGuard, check_world, resolve_precision
+from mae_core.engine.run_state import LAST, PreemptionGuard, check_world, precision_choice
 from mae_core.engine.strategy import wrap_model
 
 from .common import (
@@ -60,7 +60,8 @@ def run_finetune(cfg: ClassificationConfig, data_path: str, output_dir: str, pre
     # when resuming, --pretrained (if any) only fixes the architecture; the weights then come from the run checkpoint
     model = build_classifier(cfg, num_classes, pretrained, keep_head=eval_only and not found)
     set_trainable_blocks(model, f.trainable_blocks)
-    precision = resolve_precision(r.precision, device, dim=model.embed_dim)
+    choice = precision_choice(r.precision, device, dim=model.embed_dim)
+    precision = choice["precision"]
     model.to(device)
     val_loader = eval_loader(val_ds, f.batch_size, rank, world, cfg.data.num_workers)
     if eval_only:
@@ -125,6 +126,7 @@ def run_finetune(cfg: ClassificationConfig, data_path: str, output_dir: str, pre
         metrics, cm = evaluate(model, val_loader, device, num_classes, precision)
     if is_main():
         save_metrics(out, {**metrics, "epochs": f.epochs, "step": loop.step, "skipped_steps": loop.policy.skipped,
-                           "precision": precision, "train_seconds_this_run": time.time() - t0, "world_size": world,
-                           "config": to_dict(cfg)}, cm, classes)
+                           "precision": precision, "precision_choice": choice,
+                           "train_seconds_this_run": time.time() - t0, "world_size": world, "config": to_dict(cfg)},
+                     cm, classes)
     return metrics

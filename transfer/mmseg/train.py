@@ -187,7 +187,7 @@ def run(job: AdeJob) -> dict:
     out.update(mode=cfg.model.test_cfg.get("mode", "whole"), iters=int(runner.iter), wall_s=round(wall, 1),
                config=str(job.config), pretrained=job.pretrained, eval_only=bool(job.eval_only),
                num_classes=job.num_classes, checkpoint=cfg.get("load_from"),
-               precision=cfg.training_precision)
+               precision=cfg.training_precision["precision"], precision_choice=cfg.training_precision)
     if is_main_process():
         path = atomic_write_json(out, Path(job.output_dir) / "metrics.json")
         logger.info("wrote %s: mIoU %.2f aAcc %.2f mAcc %.2f", path, out["mIoU"], out["aAcc"], out["mAcc"])

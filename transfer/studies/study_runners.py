@@ -169,13 +169,20 @@ def full_resolution_phase(args, seed: int, checkpoint: str, work: Path) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- transfers
+def run_precision(work: Path) -> dict:
+    """The precision a transfer trained in and why, from the metrics.json its tool wrote in `work` (detectron2,
+    mmseg and the fine-tuning record both) -> {"precision", "precision_choice"}, as a pretraining cell records them."""
+    m = json.loads((work / "metrics.json").read_text())
+    return {"precision": m["precision"], "precision_choice": m["precision_choice"]}
+
+
 def run_coco(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:
     from transfer.studies.transfers import coco_files, coco_transfer
     files = coco_files(Path(args.output_dir) / "data" / "coco")
     # scratch: pre["checkpoint"] is the seeded random init of the same ViT
     r = coco_transfer(args.coco_config, files, work, pre["checkpoint"], args.coco_iters, seed, lr_scale)
     return {"metrics": {"bbox_AP": r["bbox_AP"], "segm_AP": r["segm_AP"]},
-            **{k: r[k] for k in ("lr", "steps", "batch", "wall_s")}}
+            **{k: r[k] for k in ("lr", "steps", "batch", "wall_s")}, **run_precision(work)}
 
 
 def run_ade(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:
@@ -184,7 +191,7 @@ def run_ade(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, d
     r = ade_transfer(args.ade_config, str(Path(args.output_dir) / "data" / "ade"), len(data["data"]["classes"]),
                      work, pre["checkpoint"], args.ade_iters, seed, lr_scale, options)
     return {"metrics": {"mIoU": r["mIoU"]}, **{k: r[k] for k in ("lr", "steps", "batch", "wall_s")},
-            **({"ade_options": options} if options else {})}
+            **run_precision(work), **({"ade_options": options} if options else {})}
 
 
 def run_cls(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:
@@ -207,7 +214,7 @@ def run_cls(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, d
                  pre["checkpoint"])
     m = json.loads((work / "metrics.json").read_text())
     return {"metrics": {"top1": round(float(m["top1"]), 2)}, "lr": blr * batch / 256, "steps": m["step"],
-            "batch": batch, "wall_s": round(time.time() - t0, 1)}
+            "batch": batch, "wall_s": round(time.time() - t0, 1), **run_precision(work)}
 
 
 def run_patch_probe(args, arm: str, seed: int, lr_scale: float, work: Path, pre: dict, data: dict) -> dict:

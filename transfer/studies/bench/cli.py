@@ -58,24 +58,20 @@ def main(argv: list[str] | None = None) -> int:
     fol.add_argument("--precision", choices=["fp32", "bf16"], default="bf16")
     fol.add_argument("--workdir", default="", help="where the runs go (default: a temporary folder)")
     fol.add_argument("--output", default="", help="also write the JSON result to this file")
-    det = sub.add_parser("detector", help="Mask R-CNN training steps on the CPU: bf16 autocast vs fp32")
-    det.add_argument("--config", default="configs/coco/transfer_study_mask_head4_256.py")
-    det.add_argument("--batch", type=int, default=4)
-    det.add_argument("--steps", type=int, default=10)
-    det.add_argument("--warmup", type=int, default=2)
-    det.add_argument("--rounds", type=int, default=2)
-    det.add_argument("--workdir", default="", help="where the scenes go (default: a temporary folder)")
-    det.add_argument("--output", default="", help="also write the JSON result to this file")
     from transfer.studies.bench.classifier import ClassifierBenchSpec
+    from transfer.studies.bench.detector import DetectorBenchSpec
     from transfer.studies.bench.segmentor import SegmentorBenchSpec
-    for name, what, spec in (("segmentor", "UperNet", SegmentorBenchSpec()),
+    for name, what, spec in (("detector", "Mask R-CNN", DetectorBenchSpec()),
+                             ("segmentor", "UperNet", SegmentorBenchSpec()),
                              ("classifier", "ViT fine-tuning", ClassifierBenchSpec())):
         one = sub.add_parser(name, help=f"{what} training steps on the CPU: bf16 autocast vs fp32")
         one.add_argument("--config", default=spec.config)
-        one.add_argument("--batch", type=int, default=spec.batch, help="0: the config's")
+        one.add_argument("--batch", type=int, default=spec.batch, help="0: the config's" if not spec.batch else None)
         one.add_argument("--steps", type=int, default=spec.steps)
         one.add_argument("--warmup", type=int, default=spec.warmup)
         one.add_argument("--rounds", type=int, default=spec.rounds)
+        if hasattr(spec, "workdir"):
+            one.add_argument("--workdir", default="", help="where the scenes go (default: a temporary folder)")
         one.add_argument("--output", default="", help="also write the JSON result to this file")
     args = p.parse_args(argv)
     setup_logging()

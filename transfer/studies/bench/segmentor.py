@@ -5,7 +5,8 @@ Both variants build the same mmseg model of the config (by default the transfer 
 with the config's optimizer (layer decay included), and step on the same batches (drawn once from the config's own
 train pipeline over composed 128 px ADE-style scenes of Fashion-MNIST items, augmentations included). A round times
 ``steps`` steps of each variant after ``warmup`` untimed ones; variants alternate over ``rounds`` rounds and the best
-round of each is kept (transfer.studies.bench.precision). The figure is training iterations per second; the ratio is bf16's over fp32's.
+round of each is kept (transfer.studies.bench.precision). The figure is training iterations per second; the ratio is
+bf16's over fp32's.
 """
 from __future__ import annotations
 
