@@ -96,3 +96,12 @@ def test_the_classifier_benchmark_times_bf16_autocast_against_fp32():
     assert r["ratio"] == pytest.approx(r["bf16_its"] / r["fp32_its"], rel=1e-2)
     with pytest.raises(FileNotFoundError, match="nope.py"):
         run_classifier_bench(ClassifierBenchSpec(config="configs/classification/nope.py"))
+
+
+def test_precision_rates_keep_their_digits_when_a_step_takes_seconds():
+    """An emulated bf16 step of many seconds gives a rate near 0.05 it/s: rounded to a fixed count of decimals it lost
+    the digits that make `ratio` equal bf16_its / fp32_its."""
+    from transfer.studies.bench.precision import _significant
+    assert _significant(0.050437) == 0.05044 and _significant(972.46) == 972.5
+    fp32, bf16 = _significant(0.97218), _significant(0.050437)
+    assert _significant(0.050437 / 0.97218) == pytest.approx(bf16 / fp32, rel=1e-3)

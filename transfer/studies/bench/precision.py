@@ -53,5 +53,10 @@ def best_rates(steps: dict[str, Callable[[int], None]], spec: PrecisionBenchSpec
             for i in range(spec.warmup, spec.warmup + spec.steps):
                 step(i)
             best[name] = max(best[name], spec.steps / (time.perf_counter() - t0))
-    return {"fp32_its": round(best["fp32"], 3), "bf16_its": round(best["bf16"], 3),
-            "ratio": round(best["bf16"] / best["fp32"], 3)}
+    return {"fp32_its": _significant(best["fp32"]), "bf16_its": _significant(best["bf16"]),
+            "ratio": _significant(best["bf16"] / best["fp32"])}
+
+
+def _significant(x: float, digits: int = 4) -> float:
+    """`x` to `digits` significant figures (a fixed count of decimals would wipe out a rate of 0.05 it/s)."""
+    return float(f"{x:.{digits}g}")
