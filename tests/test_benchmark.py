@@ -98,10 +98,19 @@ def test_the_classifier_benchmark_times_bf16_autocast_against_fp32():
         run_classifier_bench(ClassifierBenchSpec(config="configs/classification/nope.py"))
 
 
-def test_precision_rates_keep_their_digits_when_a_step_takes_seconds():
+
+def test_precision_rates_keep_their_digits_when_a_step_takes_seconds(monkeypatch):
     """An emulated bf16 step of many seconds gives a rate near 0.05 it/s: rounded to a fixed count of decimals it lost
-    the digits that make `ratio` equal bf16_its / fp32_its."""
-    from transfer.studies.bench.precision import _significant
-    assert _significant(0.050437) == 0.05044 and _significant(972.46) == 972.5
-    fp32, bf16 = _significant(0.97218), _significant(0.050437)
-    assert _significant(0.050437 / 0.97218) == pytest.approx(bf16 / fp32, rel=1e-3)
+    the digits that make `ratio` equal bf16_its / fp32_its. The clock is faked: fp32 steps take 1.0286 s, bf16 19.83."""
+    import transfer.studies.bench.precision as precision
+    clock, seconds = [0.0], {"fp32": 1.0286, "bf16": 19.83}
+
+    def step(name):
+        return lambda i: clock.__setitem__(0, clock[0] + seconds[name])
+
+    monkeypatch.setattr(precision.time, "perf_counter", lambda: clock[0])
+    r = precision.best_rates({name: step(name) for name in seconds},
+                            precision.PrecisionBenchSpec(steps=1, warmup=0, rounds=1))
+    assert r["fp32_its"] == pytest.approx(1 / 1.0286, rel=1e-3) and r["bf16_its"] == pytest.approx(1 / 19.83, rel=1e-3)
+    assert r["ratio"] == pytest.approx(r["bf16_its"] / r["fp32_its"], rel=1e-3)
+    assert r["ratio"] == pytest.approx(1.0286 / 19.83, rel=1e-3)
